@@ -1,0 +1,179 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/decnet-go/decnet/internal/store"
+)
+
+// DefaultTokenTTL is how long an access token lives when Config.TokenTTL is
+// zero (DECNET_JWT_EXP_MINUTES defaults to 240).
+const DefaultTokenTTL = 240 * time.Minute
+
+// MinSecretLen is the shortest JWT signing secret New accepts.
+const MinSecretLen = 32
+
+// Config is what the API needs from the process that runs it.
+type Config struct {
+	// JWTSecret signs and verifies access tokens (HS256); at least
+	// MinSecretLen bytes.
+	JWTSecret []byte
+	// TokenTTL is the lifetime of an access token; zero means DefaultTokenTTL.
+	TokenTTL time.Duration
+	// Checks are the health components reported by GET /api/v1/health, by
+	// name ("database", "bus", "ingest", …). A nil error means healthy. When
+	// no "database" check is given, the store's Ping is used.
+	Checks map[string]func(context.Context) error
+	// Logger receives request errors and security events; nil discards.
+	Logger *slog.Logger
+	// Version is reported by the authenticated health check.
+	Version string
+}
+
+// Validate reports a configuration New would refuse, naming the setting.
+func (c Config) Validate() error {
+	if len(c.JWTSecret) < MinSecretLen {
+		return fmt.Errorf("api: DECNET_JWT_SECRET must be at least %d bytes (got %d)", MinSecretLen, len(c.JWTSecret))
+	}
+	if c.TokenTTL < 0 {
+		return errors.New("api: token TTL must not be negative")
+	}
+	return nil
+}
+
+// Store is what the API reads and writes. *store.Store implements it.
+type Store interface {
+	AdminStore
+
+	Events(ctx context.Context, p store.Page) ([]store.EventRow, int, error)
+	EventsAfter(ctx context.Context, after int64, limit int) ([]store.EventRow, error)
+	MaxEventID(ctx context.Context) (int64, error)
+	Attackers(ctx context.Context, p store.Page) ([]store.Attacker, int, error)
+	AttackerByUUID(ctx context.Context, id string) (store.Attacker, error)
+	Sessions(ctx context.Context, p store.Page) ([]store.Session, int, error)
+	Credentials(ctx context.Context, p store.Page) ([]store.Credential, int, error)
+	Commands(ctx context.Context, ip string, limit, offset int) ([]store.Command, int, error)
+	Stats(ctx context.Context) (store.Stats, error)
+	Deckies(ctx context.Context) ([]store.DeckyRow, error)
+
+	UserByName(ctx context.Context, name string) (store.User, error)
+	UserByUUID(ctx context.Context, id string) (store.User, error)
+	SetPassword(ctx context.Context, userUUID, hash string, mustChange bool, validFrom int64) error
+	RevokeToken(ctx context.Context, jti, userUUID string, expires time.Time) error
+	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	Ping(ctx context.Context) error
+}
+
+// AdminStore is what EnsureAdmin needs: counting and creating accounts.
+type AdminStore interface {
+	CountUsers(ctx context.Context) (int, error)
+	CreateUser(ctx context.Context, u store.User) error
+}
+
+// server is the API behind the handler New returns.
+type server struct {
+	st        Store
+	log       *slog.Logger
+	secret    []byte
+	ttl       time.Duration
+	version   string
+	checks    map[string]func(context.Context) error
+	mux       *http.ServeMux
+	hasher    *hasher
+	loginIP   *limiter // login attempts per client address
+	loginUser *limiter // login attempts per claimed user name
+	changePW  *limiter // password changes per client address
+	tickets   *tickets
+	streams   *streamCounter
+
+	// SSE timing; tests shorten them.
+	pollEvery      time.Duration
+	keepaliveEvery time.Duration
+}
+
+// New returns the API as an http.Handler. It panics when cfg does not pass
+// Validate (a programming error: callers validate configuration at start-up).
+//
+// Long-lived responses (the event stream) end when the request's context
+// does, so the caller ends them on shutdown by cancelling the context it
+// gives http.Server.BaseContext.
+func New(cfg Config, st Store) http.Handler {
+	return newServer(cfg, st)
+}
+
+func newServer(cfg Config, st Store) *server {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	s := &server{
+		st:             st,
+		log:            cfg.Logger,
+		secret:         append([]byte(nil), cfg.JWTSecret...),
+		ttl:            cfg.TokenTTL,
+		version:        cfg.Version,
+		checks:         map[string]func(context.Context) error{},
+		mux:            http.NewServeMux(),
+		hasher:         newHasher(),
+		loginIP:        newLimiter(loginLimit, loginWindow, limiterKeys),
+		loginUser:      newLimiter(loginLimit, loginWindow, limiterKeys),
+		changePW:       newLimiter(changePasswordLimit, changePasswordWindow, limiterKeys),
+		tickets:        newTickets(ticketTTL, maxTickets),
+		streams:        newStreamCounter(maxStreamsPerUser),
+		pollEvery:      250 * time.Millisecond,
+		keepaliveEvery: 15 * time.Second,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.ttl == 0 {
+		s.ttl = DefaultTokenTTL
+	}
+	for name, check := range cfg.Checks {
+		s.checks[name] = check
+	}
+	if _, ok := s.checks["database"]; !ok {
+		s.checks["database"] = st.Ping
+	}
+	s.routes()
+	return s
+}
+
+// routes registers every endpoint. Each says who may call it.
+func (s *server) routes() {
+	// Open, or deciding for themselves.
+	s.handle("POST /api/v1/auth/login", s.login)
+	s.handle("GET /api/v1/health", s.health)
+	s.handle("GET /api/v1/stream", s.authed(accessStream, s.stream))
+
+	// Any valid token, even one whose user must still change the password.
+	s.handle("POST /api/v1/auth/change-password", s.authed(accessAny, s.changePassword))
+	s.handle("POST /api/v1/auth/logout", s.authed(accessAny, s.logout))
+
+	// Viewers and admins.
+	s.handle("POST /api/v1/auth/sse-ticket", s.authed(accessViewer, s.sseTicket))
+	s.handle("GET /api/v1/logs", s.authed(accessViewer, list(maxListLimit, s.st.Events, "search")))
+	s.handle("GET /api/v1/stats", s.authed(accessViewer, s.stats))
+	s.handle("GET /api/v1/attackers", s.authed(accessViewer, list(maxListLimit, s.st.Attackers, "search", "service")))
+	s.handle("GET /api/v1/attackers/{uuid}", s.authed(accessViewer, s.attacker))
+	s.handle("GET /api/v1/attackers/{uuid}/commands", s.authed(accessViewer, s.attackerCommands))
+	s.handle("GET /api/v1/credentials", s.authed(accessViewer, list(maxListLimit, s.st.Credentials, "search", "service", "attacker_ip")))
+	s.handle("GET /api/v1/sessions", s.authed(accessViewer, list(maxListLimit, s.st.Sessions, "attacker_ip", "service")))
+	s.handle("GET /api/v1/deckies", s.authed(accessViewer, s.listDeckies))
+}
+
+// handlerFunc is an endpoint that reports failure by returning an error,
+// which writeError turns into a response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}

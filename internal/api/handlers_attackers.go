@@ -1,0 +1,89 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/decnet-go/decnet/internal/store"
+)
+
+// attackerDetail is one attacker with what it did. Each list holds at most
+// detailListCap rows; the totals say how many there are.
+type attackerDetail struct {
+	store.Attacker
+	Sessions         []store.Session    `json:"sessions"`
+	SessionsTotal    int                `json:"sessions_total"`
+	Credentials      []store.Credential `json:"credentials"`
+	CredentialsTotal int                `json:"credentials_total"`
+	Commands         []store.Command    `json:"commands"`
+	CommandsTotal    int                `json:"commands_total"`
+}
+
+// attacker answers one attacker with its newest sessions, credentials and
+// commands. GET /api/v1/attackers/{uuid}.
+func (s *server) attacker(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	ctx := r.Context()
+	a, err := s.attackerByUUID(ctx, r.PathValue("uuid"))
+	if err != nil {
+		return err
+	}
+	d := attackerDetail{Attacker: a}
+	newest := store.Page{AttackerIP: a.IP, Limit: detailListCap}
+	if d.Sessions, d.SessionsTotal, err = s.st.Sessions(ctx, newest); err != nil {
+		return err
+	}
+	if d.Credentials, d.CredentialsTotal, err = s.st.Credentials(ctx, newest); err != nil {
+		return err
+	}
+	if d.Commands, d.CommandsTotal, err = s.newestCommands(ctx, a.IP, detailListCap); err != nil {
+		return err
+	}
+	d.Sessions, d.Credentials, d.Commands = orEmpty(d.Sessions), orEmpty(d.Credentials), orEmpty(d.Commands)
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// newestCommands returns the last n commands of ip, in the order they ran.
+// The store lists commands oldest first, so past n rows it reads the tail.
+func (s *server) newestCommands(ctx context.Context, ip string, n int) ([]store.Command, int, error) {
+	rows, total, err := s.st.Commands(ctx, ip, n, 0)
+	if err != nil || total <= n {
+		return rows, total, err
+	}
+	return s.st.Commands(ctx, ip, n, total-n)
+}
+
+// attackerCommands pages through the commands of one attacker, oldest first.
+// GET /api/v1/attackers/{uuid}/commands?limit&offset (limit at most 200).
+func (s *server) attackerCommands(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	p, err := parsePage(r, maxCmdLimit)
+	if err != nil {
+		return err
+	}
+	a, err := s.attackerByUUID(r.Context(), r.PathValue("uuid"))
+	if err != nil {
+		return err
+	}
+	rows, total, err := s.st.Commands(r.Context(), a.IP, p.Limit, p.Offset)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pageOf(p, total, rows))
+}
+
+// attackerByUUID loads an attacker; unknown ids are "Attacker not found".
+func (s *server) attackerByUUID(ctx context.Context, id string) (store.Attacker, error) {
+	a, err := s.st.AttackerByUUID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, errAttackerNotFound
+	}
+	return a, err
+}
+
+// orEmpty turns a nil slice into an empty one, so JSON shows [] not null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Stream limits (spec/data-api.md §3.14).
+const (
+	maxStreamsPerUser = 5
+	streamBatch       = 100              // events per poll
+	streamWriteWait   = 30 * time.Second // a client slower than this is dropped
+)
+
+// logsFrame is the data of one event-stream message.
+type logsFrame struct {
+	Type string `json:"type"`
+	Data any    `json:"data"`
+}
+
+// stream sends new events as server-sent events until the client leaves or
+// the server's context ends. GET /api/v1/stream?lastEventId=N (or the
+// Last-Event-ID header an EventSource sends when it reconnects).
+//
+// Each frame is `event: message` with data {"type":"logs","data":[rows]}
+// and an `id:` line holding the newest row id, so a reconnecting
+// EventSource resumes where it left off. A `: keepalive` comment goes out
+// when the stream starts and every 15 s.
+func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) error {
+	ctx := r.Context()
+	last, err := lastEventID(r)
+	if err != nil {
+		return err
+	}
+	if !s.streams.acquire(id.user.UUID) {
+		return errTooManyStreams
+	}
+	defer s.streams.release(id.user.UUID)
+	if last == 0 {
+		if last, err = s.st.MaxEventID(ctx); err != nil {
+			return err
+		}
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	if out.comment("keepalive") != nil {
+		return nil
+	}
+
+	poll := time.NewTicker(s.pollEvery)
+	defer poll.Stop()
+	keepalive := time.NewTicker(s.keepaliveEvery)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-keepalive.C:
+			if out.comment("keepalive") != nil {
+				return nil
+			}
+		case <-poll.C:
+			for { // drain a backlog in batches before sleeping again
+				rows, err := s.st.EventsAfter(ctx, last, streamBatch)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					s.log.Error("api: stream poll failed", "err", err)
+					if out.event("error", "", logsFrame{Type: "error", Data: "event store unavailable"}) != nil {
+						return nil
+					}
+					break
+				}
+				if len(rows) == 0 {
+					break
+				}
+				last = rows[len(rows)-1].ID
+				if out.event("message", strconv.FormatInt(last, 10), logsFrame{Type: "logs", Data: rows}) != nil {
+					return nil
+				}
+				if len(rows) < streamBatch {
+					break
+				}
+			}
+		}
+	}
+}
+
+// lastEventID is where a stream starts: the Last-Event-ID header of a
+// reconnecting EventSource, else ?lastEventId=, else 0 (the newest event).
+func lastEventID(r *http.Request) (int64, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("lastEventId")
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errInvalidParams
+	}
+	return n, nil
+}
+
+// sseWriter writes server-sent events and flushes each one, with a write
+// deadline so a client that stops reading cannot hold the stream forever.
+type sseWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	buf bytes.Buffer
+}
+
+func (s *sseWriter) comment(text string) error {
+	s.buf.Reset()
+	fmt.Fprintf(&s.buf, ": %s\n\n", text)
+	return s.flush()
+}
+
+func (s *sseWriter) event(name, id string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	s.buf.Reset()
+	if id != "" {
+		fmt.Fprintf(&s.buf, "id: %s\n", id)
+	}
+	fmt.Fprintf(&s.buf, "event: %s\ndata: %s\n\n", name, b) // compact JSON holds no newline
+	return s.flush()
+}
+
+func (s *sseWriter) flush() error {
+	s.rc.SetWriteDeadline(time.Now().Add(streamWriteWait)) // unsupported by some writers; best effort
+	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// streamCounter caps concurrent streams per user.
+type streamCounter struct {
+	mu  sync.Mutex
+	max int
+	n   map[string]int
+}
+
+func newStreamCounter(max int) *streamCounter {
+	return &streamCounter{max: max, n: map[string]int{}}
+}
+
+func (c *streamCounter) acquire(user string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[user] >= c.max {
+		return false
+	}
+	c.n[user]++
+	return true
+}
+
+func (c *streamCounter) release(user string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[user]--; c.n[user] <= 0 {
+		delete(c.n, user)
+	}
+}

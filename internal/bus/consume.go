@@ -1,0 +1,111 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/decnet-go/decnet/internal/event"
+)
+
+// Consumer is a durable pull consumer of raw events with explicit acks.
+type Consumer struct {
+	it jetstream.MessagesContext
+}
+
+// Delivery is one event handed to a consumer. It must be acknowledged once
+// its effect is durable, or it is redelivered.
+type Delivery struct {
+	Event event.Event
+	// Err is set when the message could not be decoded; Event is then empty.
+	Err error
+	msg jetstream.Msg
+}
+
+// Ack confirms the delivery: the bus will not send it again.
+func (d Delivery) Ack() error { return d.msg.Ack() }
+
+// Nak asks for redelivery after delay.
+func (d Delivery) Nak(delay time.Duration) error { return d.msg.NakWithDelay(delay) }
+
+// Term drops a message that can never be processed (undecodable).
+func (d Delivery) Term() error { return d.msg.Term() }
+
+// Consumer opens (creating if needed) the durable consumer named durable on
+// the subjects matching filter (event.SubjectAll for every raw event).
+// maxPending bounds unacknowledged deliveries.
+func (b *Bus) Consumer(ctx context.Context, durable, filter string, maxPending int) (*Consumer, error) {
+	c, err := b.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+		Durable:       durable,
+		FilterSubject: filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: maxPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s: %w", durable, err)
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(min(maxPending, 4096)))
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s: %w", durable, err)
+	}
+	return &Consumer{it: it}, nil
+}
+
+// Next waits until at least one event is available (or ctx ends), then
+// returns up to max events that are already at hand, waiting at most linger
+// for more to fill the batch.
+func (c *Consumer) Next(ctx context.Context, max int, linger time.Duration) ([]Delivery, error) {
+	first, err := c.it.Next(jetstream.NextContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := []Delivery{decode(first)}
+	deadline := time.Now().Add(linger)
+	for len(out) < max {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			wait = time.Millisecond
+		}
+		m, err := c.it.Next(jetstream.NextMaxWait(wait))
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				break
+			}
+			break // timeout: ship what we have
+		}
+		out = append(out, decode(m))
+	}
+	return out, nil
+}
+
+// Stop ends the consumer's subscription; unacknowledged deliveries are
+// redelivered to the next consumer of the same durable name.
+func (c *Consumer) Stop() { c.it.Stop() }
+
+func decode(m jetstream.Msg) Delivery {
+	d := Delivery{msg: m}
+	if err := json.Unmarshal(m.Data(), &d.Event); err != nil {
+		d.Err = fmt.Errorf("bus: undecodable event on %s: %w", m.Subject(), err)
+	}
+	return d
+}
+
+// Pending is how many events the durable consumer has not yet acknowledged
+// (waiting plus in flight).
+func (b *Bus) Pending(ctx context.Context, durable string) (uint64, error) {
+	c, err := b.js.Consumer(ctx, StreamName, durable)
+	if err != nil {
+		return 0, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}

@@ -1,0 +1,50 @@
+// Package decky holds the decky model: a fake host with a name, an address
+// and the services it runs, and the default fleet `decnet up` starts with.
+package decky
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/decnet-go/decnet/internal/event"
+)
+
+// Identity is what a service knows about the decky it runs on.
+type Identity struct {
+	Name string     // decky name: the key of every event, never the cosmetic hostname
+	IP   netip.Addr // the address the decky's services bind
+}
+
+// Decky is one fake host of the fleet.
+type Decky struct {
+	Name     string                       `json:"name" yaml:"name"`
+	IP       netip.Addr                   `json:"ip" yaml:"ip"`
+	Services []string                     `json:"services" yaml:"services"`
+	Config   map[string]map[string]string `json:"service_config,omitempty" yaml:"service_config,omitempty"`
+}
+
+// Identity returns the service-facing identity of d.
+func (d Decky) Identity() Identity { return Identity{Name: d.Name, IP: d.IP} }
+
+// Validate checks the fields a decky cannot run without.
+func (d Decky) Validate() error {
+	if !event.ValidDeckyName(d.Name) {
+		return fmt.Errorf("decky name %q: use lower-case letters, digits and dashes (at most 63)", d.Name)
+	}
+	if !d.IP.IsValid() {
+		return fmt.Errorf("decky %s: ip is missing", d.Name)
+	}
+	if len(d.Services) == 0 {
+		return fmt.Errorf("decky %s: services is empty", d.Name)
+	}
+	return nil
+}
+
+// DefaultFleet is the fleet `decnet up` runs when none is configured: two
+// deckies on their own loopback addresses, each with ssh and http.
+func DefaultFleet() []Decky {
+	return []Decky{
+		{Name: "decky-01", IP: netip.MustParseAddr("127.42.0.11"), Services: []string{"ssh", "http"}},
+		{Name: "decky-02", IP: netip.MustParseAddr("127.42.0.12"), Services: []string{"ssh", "http"}},
+	}
+}

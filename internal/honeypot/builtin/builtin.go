@@ -1,0 +1,17 @@
+// Package builtin lists the protocol emulators compiled into decnet. It is
+// the one place a new service is added to the registry.
+package builtin
+
+import (
+	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/honeypot/http"
+	"github.com/decnet-go/decnet/internal/honeypot/ssh"
+)
+
+// Registry returns the registry of every built-in service.
+func Registry() *honeypot.Registry {
+	return honeypot.NewRegistry(
+		ssh.New,
+		http.New,
+	)
+}

