@@ -36,11 +36,13 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-// identity is the caller of an authenticated request.
+// identity is the caller of an authenticated request: the user and the
+// token it presented (or the token that requested its SSE ticket).
 type identity struct {
-	user    store.User
-	jti     string    // empty when authenticated by an SSE ticket
-	expires time.Time // of the token
+	user     store.User
+	jti      string
+	issuedAt int64 // unix seconds
+	expires  time.Time
 }
 
 // access says who may call a route.
@@ -84,16 +86,24 @@ func (s *server) authorize(r *http.Request, a access) (*identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a == accessAny {
-		return id, nil
-	}
-	if id.user.MustChangePassword {
-		return nil, errMustChangePassword
-	}
-	if !roleAllows(id.user.Role, RoleViewer) {
-		return nil, errInsufficientRole
+	if err := permit(id.user, a); err != nil {
+		return nil, err
 	}
 	return id, nil
+}
+
+// permit checks what a route demands of a user beyond authentication.
+func permit(u store.User, a access) error {
+	if a == accessAny {
+		return nil
+	}
+	if u.MustChangePassword {
+		return errMustChangePassword
+	}
+	if !roleAllows(u.Role, RoleViewer) {
+		return errInsufficientRole
+	}
+	return nil
 }
 
 // roleAllows reports whether role has at least the rights of need.
@@ -118,24 +128,45 @@ func (s *server) authenticate(ctx context.Context, header string) (*identity, er
 	if err != nil {
 		return nil, errNotAuthenticated
 	}
-	u, err := s.st.UserByUUID(ctx, c.UUID)
+	id := &identity{jti: c.ID, issuedAt: c.IssuedAt.Unix(), expires: c.ExpiresAt.Time}
+	if id.user, err = s.checkToken(ctx, c.UUID, id.jti, id.issuedAt); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// checkToken is what a verified token still has to pass against the store:
+// its user exists, it was issued after the user's token cut-off and it has
+// not been revoked. It returns the user as the store has it now.
+func (s *server) checkToken(ctx context.Context, userUUID, jti string, issuedAt int64) (store.User, error) {
+	u, err := s.st.UserByUUID(ctx, userUUID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errNotAuthenticated // deleted user
+		return u, errNotAuthenticated // deleted user
 	}
 	if err != nil {
-		return nil, err
+		return u, err
 	}
-	if c.IssuedAt.Unix() < u.TokensValidFrom {
-		return nil, errNotAuthenticated // password changed (or reset) since
+	if issuedAt < u.TokensValidFrom {
+		return u, errNotAuthenticated // password changed (or reset) since
 	}
-	revoked, err := s.st.TokenRevoked(ctx, c.ID)
+	revoked, err := s.st.TokenRevoked(ctx, jti)
 	if err != nil {
-		return nil, err
+		return u, err
 	}
 	if revoked {
-		return nil, errNotAuthenticated
+		return u, errNotAuthenticated
 	}
-	return &identity{user: u, jti: c.ID, expires: c.ExpiresAt.Time}, nil
+	return u, nil
+}
+
+// recheck tells whether a long-lived request (a stream) may go on: its token
+// is still good and its user still passes a.
+func (s *server) recheck(ctx context.Context, id *identity, a access) error {
+	u, err := s.checkToken(ctx, id.user.UUID, id.jti, id.issuedAt)
+	if err != nil {
+		return err
+	}
+	return permit(u, a)
 }
 
 // parseToken checks a token's signature, algorithm, issuer, audience,

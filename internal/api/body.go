@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -38,7 +39,7 @@ func bodyError(err error) error {
 		if typeErr.Field == "" {
 			return badRequest("body must be a JSON object")
 		}
-		return badRequest(fmt.Sprintf("field %q must be a %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String())))
+		return badRequest(fmt.Sprintf("field %q must be a %s", typeErr.Field, jsonKind(typeErr.Type.Kind())))
 	}
 	// encoding/json has no typed error for an unknown field, only this text.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -48,15 +49,15 @@ func bodyError(err error) error {
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.
-func jsonKind(kind string) string {
-	switch kind {
-	case "string":
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
 		return "string"
-	case "bool":
+	case reflect.Bool:
 		return "boolean"
-	case "struct", "map":
+	case reflect.Struct, reflect.Map:
 		return "object"
-	case "slice", "array":
+	case reflect.Slice, reflect.Array:
 		return "array"
 	}
 	return "number"

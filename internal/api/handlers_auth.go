@@ -138,7 +138,7 @@ type ticketResponse struct {
 // sseTicket issues a single-use ticket for GET /api/v1/stream?ticket=…
 // POST /api/v1/auth/sse-ticket.
 func (s *server) sseTicket(w http.ResponseWriter, r *http.Request, id *identity) error {
-	t, err := s.tickets.issue(id.user.UUID)
+	t, err := s.tickets.issue(id)
 	if err != nil {
 		return err
 	}

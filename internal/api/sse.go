@@ -30,7 +30,8 @@ type logsFrame struct {
 // Each frame is `event: message` with data {"type":"logs","data":[rows]}
 // and an `id:` line holding the newest row id, so a reconnecting
 // EventSource resumes where it left off. A `: keepalive` comment goes out
-// when the stream starts and every 15 s.
+// when the stream starts and every 15 s; at each keepalive the token is
+// checked again, so a logout or password change ends the stream.
 func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) error {
 	ctx := r.Context()
 	last, err := lastEventID(r)
@@ -66,6 +67,10 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 		case <-ctx.Done():
 			return nil
 		case <-keepalive.C:
+			if err := s.recheck(ctx, id, accessStream); err != nil {
+				s.log.Info("api: stream closed, its token is no longer valid", "user", id.user.Username)
+				return nil
+			}
 			if out.comment("keepalive") != nil {
 				return nil
 			}

@@ -27,10 +27,13 @@ type streamEnv struct {
 	cancel context.CancelFunc // ends the server's base context
 }
 
-func newStreamEnv(t *testing.T) *streamEnv {
+func newStreamEnv(t *testing.T, tune ...func(*server)) *streamEnv {
 	t.Helper()
 	e := newEnv(t)
 	e.srv.pollEvery = 50 * time.Millisecond
+	for _, f := range tune {
+		f(e.srv)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := httptest.NewUnstartedServer(e.srv)
 	ts.Config.BaseContext = func(net.Listener) context.Context { return ctx }
@@ -247,8 +250,7 @@ func TestStreamLimitsAndShutdown(t *testing.T) {
 }
 
 func TestStreamKeepalive(t *testing.T) {
-	s := newStreamEnv(t)
-	s.srv.keepaliveEvery = 20 * time.Millisecond
+	s := newStreamEnv(t, func(s *server) { s.keepaliveEvery = 20 * time.Millisecond })
 	_, frames := s.open(t, "", http.Header{"Authorization": {"Bearer " + s.viewerToken()}})
 	n := 0
 	timeout := time.After(2 * time.Second)
@@ -262,5 +264,62 @@ func TestStreamKeepalive(t *testing.T) {
 		case <-timeout:
 			t.Fatalf("%d keepalives in 2 s", n)
 		}
+	}
+}
+
+func TestTicketExpiry(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	tk := newTickets(time.Minute, 2)
+	tk.now = func() time.Time { return now }
+	as := func(user string) *identity { return &identity{user: store.User{UUID: user}, jti: user + "-jti"} }
+	a, _ := tk.issue(as("alice"))
+	b, _ := tk.issue(as("bob"))
+	if _, err := tk.issue(as("carol")); err == nil {
+		t.Fatal("issued past the bound")
+	}
+	now = now.Add(61 * time.Second)
+	if _, ok := tk.redeem(a); ok {
+		t.Error("expired ticket redeemed")
+	}
+	if c, err := tk.issue(as("carol")); err != nil {
+		t.Fatalf("expired tickets not swept: %v", err)
+	} else if id, ok := tk.redeem(c); !ok || id.user.UUID != "carol" || id.jti != "carol-jti" {
+		t.Errorf("redeem = %+v %v", id, ok)
+	}
+	_ = b
+}
+
+func TestStreamEndsWhenTokenDies(t *testing.T) {
+	tests := []struct {
+		name string
+		kill func(s *streamEnv, tok string)
+	}{
+		{"logout", func(s *streamEnv, tok string) { s.do("POST", "/api/v1/auth/logout", tok, "") }},
+		{"password change", func(s *streamEnv, tok string) {
+			s.do("POST", "/api/v1/auth/change-password", tok, `{"old_password":"`+testPassword+`","new_password":"another fine secret"}`)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStreamEnv(t, func(s *server) { s.keepaliveEvery = 20 * time.Millisecond })
+			tok := s.viewerToken()
+			resp, frames := s.open(t, "?ticket="+s.ticket(t, tok), nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%d", resp.StatusCode)
+			}
+			<-frames // the opening keepalive
+			tc.kill(s, tok)
+			deadline := time.After(2 * time.Second)
+			for {
+				select {
+				case _, ok := <-frames:
+					if !ok {
+						return
+					}
+				case <-deadline:
+					t.Fatal("stream outlived its token")
+				}
+			}
+		})
 	}
 }

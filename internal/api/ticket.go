@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
+	"net/http"
 	"sync"
 	"time"
 
@@ -32,19 +32,21 @@ type tickets struct {
 	now func() time.Time
 }
 
+// ticket remembers the token that asked for it: a stream opened with the
+// ticket lives only as long as that token would.
 type ticket struct {
-	user    string // uuid
+	token   identity // user (uuid only), jti, issuedAt, expires of the token
 	expires time.Time
 }
 
-var errTicketsFull = newError(503, "Too many outstanding stream tickets; try again shortly")
+var errTicketsFull = newError(http.StatusServiceUnavailable, "Too many outstanding stream tickets; try again shortly")
 
 func newTickets(ttl time.Duration, max int) *tickets {
 	return &tickets{ttl: ttl, max: max, m: map[[sha256.Size]byte]ticket{}, now: time.Now}
 }
 
-// issue mints a ticket for a user.
-func (t *tickets) issue(userUUID string) (string, error) {
+// issue mints a ticket on behalf of the caller id.
+func (t *tickets) issue(id *identity) (string, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
 	raw := base64.RawURLEncoding.EncodeToString(b)
@@ -61,37 +63,37 @@ func (t *tickets) issue(userUUID string) (string, error) {
 			return "", errTicketsFull
 		}
 	}
-	t.m[sha256.Sum256([]byte(raw))] = ticket{user: userUUID, expires: now.Add(t.ttl)}
+	tok := identity{user: store.User{UUID: id.user.UUID}, jti: id.jti, issuedAt: id.issuedAt, expires: id.expires}
+	t.m[sha256.Sum256([]byte(raw))] = ticket{token: tok, expires: now.Add(t.ttl)}
 	return raw, nil
 }
 
-// redeem consumes a ticket and returns its user; false when the ticket is
-// unknown, used or expired.
-func (t *tickets) redeem(raw string) (string, bool) {
+// redeem consumes a ticket and returns the token it stands for; false when
+// the ticket is unknown, used or expired.
+func (t *tickets) redeem(raw string) (identity, bool) {
 	k := sha256.Sum256([]byte(raw))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tk, ok := t.m[k]
 	delete(t.m, k)
 	if !ok || t.now().After(tk.expires) {
-		return "", false
+		return identity{}, false
 	}
-	return tk.user, true
+	return tk.token, true
 }
 
-// redeemTicket authenticates a stream request by ticket. The user is read
-// again, so a user deleted since the ticket was issued gets nothing.
+// redeemTicket authenticates a stream request by ticket. The token behind
+// the ticket is checked again, so a logout or password change since the
+// ticket was issued makes it worthless.
 func (s *server) redeemTicket(ctx context.Context, raw string) (*identity, error) {
-	userUUID, ok := s.tickets.redeem(raw)
+	id, ok := s.tickets.redeem(raw)
 	if !ok {
 		return nil, errNotAuthenticated
 	}
-	u, err := s.st.UserByUUID(ctx, userUUID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errNotAuthenticated
-	}
+	u, err := s.checkToken(ctx, id.user.UUID, id.jti, id.issuedAt)
 	if err != nil {
 		return nil, err
 	}
-	return &identity{user: u}, nil
+	id.user = u
+	return &id, nil
 }

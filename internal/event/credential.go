@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"strings"
 )
 
@@ -32,11 +31,9 @@ func Printable(b []byte) string {
 	return sb.String()
 }
 
-// Secret decodes the exact secret bytes.
+// Secret decodes the exact secret bytes. An empty secret is valid: trying a
+// user name with an empty password is an attack worth recording.
 func (c *Credential) Secret() ([]byte, error) {
-	if c.SecretB64 == "" {
-		return nil, errors.New("empty secret_b64")
-	}
 	return base64.StdEncoding.DecodeString(c.SecretB64)
 }
 

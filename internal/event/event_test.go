@@ -61,7 +61,7 @@ func TestValidate(t *testing.T) {
 		{name: "src port too big", mutate: func(e *Event) { e.SrcPort = 65536 }, want: ErrPort},
 		{name: "negative dst port", mutate: func(e *Event) { e.DstPort = -1 }, want: ErrPort},
 		{name: "credential bad base64", mutate: func(e *Event) { e.Credential.SecretB64 = "not base64!" }, want: ErrCredential},
-		{name: "credential empty secret", mutate: func(e *Event) { e.Credential.SecretB64 = "" }, want: ErrCredential},
+		{name: "credential empty secret is valid", mutate: func(e *Event) { e.Credential.SecretB64 = "" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,7 +190,7 @@ func TestCredentialSHA256(t *testing.T) {
 		{name: "toor", b64: "dG9vcg==", want: "ce5ca673d13b36118d54a7cf13aeb0ca012383bf771e713421b4d1fd841f539a"},
 		{name: "password", b64: "cGFzc3dvcmQ=", want: "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"},
 		{name: "bad base64", b64: "@@@", wantErr: true},
-		{name: "empty", b64: "", wantErr: true},
+		{name: "empty", b64: "", want: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -501,7 +501,7 @@ func (h header) event(line string) Event {
 			break
 		}
 	}
-	if b64 := p[keyB64]; b64 != "" {
+	if b64, ok := p[keyB64]; ok {
 		e.Credential = &Credential{
 			Principal:       firstOf(p, keyPrincipal, "username"),
 			SecretKind:      p[keyKind],

@@ -65,7 +65,7 @@ func New(installSecret []byte, decky string) *Persona {
 	p.KernelRelease, p.KernelVersion = p.Distro.Kernel.Release, p.Distro.Kernel.Version
 	p.SSHVersion = p.Distro.SSH
 	p.Hostname = p.Distro.hostname(r)
-	p.HTTPServer = httpServers[p.Distro.Family][r.IntN(len(httpServers[p.Distro.Family]))]
+	p.HTTPServer = p.Distro.HTTPServers[r.IntN(len(p.Distro.HTTPServers))]
 	p.User = userNames[r.IntN(len(userNames))]
 	// Up for 1 hour to 45 days, measured from the first moment the persona is
 	// asked, rounded so the value is stable within a run.

@@ -99,7 +99,11 @@ func cmdGrep(s *Shell, args []string, stdin string) result {
 	}
 	re, err := regexp.Compile(src)
 	if err != nil {
-		re = regexp.MustCompile(regexp.QuoteMeta(strings.Join(patterns, "|")))
+		// Not a pattern Go reads (bad syntax, invalid UTF-8): match the
+		// first pattern as a literal.
+		if re, err = regexp.Compile(regexp.QuoteMeta(strings.ToValidUTF8(patterns[0], "\uFFFD"))); err != nil {
+			return result{status: 2}
+		}
 	}
 	texts, errs, status := s.inputs("grep", files, stdin)
 	var b strings.Builder

@@ -98,7 +98,8 @@ func writeHostKey(path string, key crypto.PrivateKey) error {
 		return fmt.Errorf("ssh host key: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(0o600); err == nil {
+	err = tmp.Chmod(0o600)      // CreateTemp makes 0600 already; say it anyway
+	if err == nil {
 		err = pem.Encode(tmp, block)
 	}
 	if cerr := tmp.Close(); err == nil {

@@ -407,4 +407,3 @@ func waitOutput(t *testing.T, b *safeBuffer, want string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-

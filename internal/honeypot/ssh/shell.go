@@ -62,7 +62,7 @@ type Shell struct {
 	exited  bool
 	pid     int
 	started time.Time // login time, for w and who
-	lineNo  int // line of a non-interactive script, for error prefixes
+	lineNo  int       // line of a non-interactive script, for error prefixes
 	depth   int
 	steps   int
 }
@@ -347,6 +347,7 @@ func (s *Shell) subshell(src, _ string) result {
 	}
 	s.depth++
 	defer func() { s.depth-- }()
+	s.status = 0 // a new shell starts with $? = 0
 	var b strings.Builder
 	s.runScript(src, &boundedWriter{w: &b, left: maxOutput})
 	return result{out: b.String(), status: s.status}

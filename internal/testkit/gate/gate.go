@@ -1,0 +1,33 @@
+// Package gate decides what a test does when something it needs from the
+// machine (a client binary, a database, docker) is missing: skip with the
+// reason, or fail when DECNET_REQUIRE_ALL=1 (as CI sets it), so a CI run
+// can never pass by silently skipping.
+package gate
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// RequireAll reports whether missing prerequisites must fail tests.
+func RequireAll() bool { return os.Getenv("DECNET_REQUIRE_ALL") == "1" }
+
+// Missing skips the test with reason, or fails it under DECNET_REQUIRE_ALL=1.
+func Missing(t testing.TB, reason string) {
+	t.Helper()
+	if RequireAll() {
+		t.Fatalf("required by DECNET_REQUIRE_ALL=1 but unavailable: %s", reason)
+	}
+	t.Skip(reason)
+}
+
+// Tool returns the path of an executable on PATH, or skips (fails) the test.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, name+" is not installed (.ci/run installs it)")
+	}
+	return p
+}
