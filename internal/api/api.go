@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"time"
 
@@ -133,9 +134,7 @@ func newServer(cfg Config, st Store) *server {
 	if s.ttl == 0 {
 		s.ttl = DefaultTokenTTL
 	}
-	for name, check := range cfg.Checks {
-		s.checks[name] = check
-	}
+	maps.Copy(s.checks, cfg.Checks)
 	if _, ok := s.checks["database"]; !ok {
 		s.checks["database"] = st.Ping
 	}
@@ -145,16 +144,15 @@ func newServer(cfg Config, st Store) *server {
 
 // routes registers every endpoint. Each says who may call it.
 func (s *server) routes() {
-	// Open, or deciding for themselves.
+	// Open: login, and health, which reports more to a viewer's token.
 	s.handle("POST /api/v1/auth/login", s.login)
 	s.handle("GET /api/v1/health", s.health)
-	s.handle("GET /api/v1/stream", s.authed(accessStream, s.stream))
 
 	// Any valid token, even one whose user must still change the password.
 	s.handle("POST /api/v1/auth/change-password", s.authed(accessAny, s.changePassword))
 	s.handle("POST /api/v1/auth/logout", s.authed(accessAny, s.logout))
 
-	// Viewers and admins.
+	// Viewers and admins. Lists take limit and offset plus the filters named.
 	s.handle("POST /api/v1/auth/sse-ticket", s.authed(accessViewer, s.sseTicket))
 	s.handle("GET /api/v1/logs", s.authed(accessViewer, list(maxListLimit, s.st.Events, "search")))
 	s.handle("GET /api/v1/stats", s.authed(accessViewer, s.stats))
@@ -164,6 +162,9 @@ func (s *server) routes() {
 	s.handle("GET /api/v1/credentials", s.authed(accessViewer, list(maxListLimit, s.st.Credentials, "search", "service", "attacker_ip")))
 	s.handle("GET /api/v1/sessions", s.authed(accessViewer, list(maxListLimit, s.st.Sessions, "attacker_ip", "service")))
 	s.handle("GET /api/v1/deckies", s.authed(accessViewer, s.listDeckies))
+
+	// Viewers and admins, by bearer token or single-use ticket.
+	s.handle("GET /api/v1/stream", s.authed(accessStream, s.stream))
 }
 
 // handlerFunc is an endpoint that reports failure by returning an error,

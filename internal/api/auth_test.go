@@ -329,3 +329,27 @@ func TestRoles(t *testing.T) {
 		t.Error("roleAllows: admin must include viewer and nothing else")
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"good", Config{JWTSecret: testSecret}, true},
+		{"no secret", Config{}, false},
+		{"short secret", Config{JWTSecret: []byte("short")}, false},
+		{"negative ttl", Config{JWTSecret: testSecret, TokenTTL: -time.Second}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if (err == nil) != tc.ok {
+				t.Fatalf("Validate() = %v", err)
+			}
+			if err != nil && tc.name != "negative ttl" && !strings.Contains(err.Error(), "DECNET_JWT_SECRET") {
+				t.Errorf("error does not name the setting: %v", err)
+			}
+		})
+	}
+}

@@ -23,6 +23,12 @@ type logsFrame struct {
 	Data any    `json:"data"`
 }
 
+// errorFrame is the data of an `event: error` frame.
+type errorFrame struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
 // stream sends new events as server-sent events until the client leaves or
 // the server's context ends. GET /api/v1/stream?lastEventId=N (or the
 // Last-Event-ID header an EventSource sends when it reconnects).
@@ -82,7 +88,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 						return nil
 					}
 					s.log.Error("api: stream poll failed", "err", err)
-					if out.event("error", "", logsFrame{Type: "error", Data: "event store unavailable"}) != nil {
+					if out.event("error", "", errorFrame{Type: "error", Message: "event store unavailable"}) != nil {
 						return nil
 					}
 					break

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -405,5 +406,52 @@ func waitOutput(t *testing.T, b *safeBuffer, want string) {
 			t.Fatalf("output never showed %q:\n%q", want, b.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestNoGoroutineLeak drops a client in the middle of a shell and stops
+// the service: every goroutine the service started must end.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	srv := startServer(t, sharedKeys, nil)
+	cl, err := ssh.Dial("tcp", srv.addr, clientConfig("root", rootPassword(srv.persona), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := cl.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.RequestPty("xterm", 24, 80, ssh.TerminalModes{})
+	stdin, _ := sess.StdinPipe()
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Write([]byte("ls -la /\r"))
+	srv.rec.waitFor(t, event.TypeCommand, 1)
+	cl.Close() // no exit, no EOF: the connection just goes away
+	srv.stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestInMemoryHostKeys(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	k, err := loadHostKeys("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.rsa == nil || k.ecdsa == nil || k.ed25519 == nil {
+		t.Fatalf("missing keys: %+v", k)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("in-memory keys wrote %d files", len(entries))
 	}
 }
