@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,21 +11,27 @@ import (
 	"github.com/decnet-go/decnet/internal/event"
 )
 
-// Consumer is a durable pull consumer of raw events with explicit acks.
+// Consumer is a durable pull consumer of raw events. Acknowledgement is
+// explicit and cumulative (JetStream's AckAll policy): acknowledging a
+// delivery confirms every earlier one of the same consumer, so a batch costs
+// one ack. Only a consumer that processes deliveries in order may use it,
+// which is what the pipeline workers do.
 type Consumer struct {
 	it jetstream.MessagesContext
 }
 
-// Delivery is one event handed to a consumer. It must be acknowledged once
-// its effect is durable, or it is redelivered.
+// Delivery is one message handed to a consumer: one or more events of one
+// subject. It must be acknowledged once its effect is durable, or it is
+// redelivered.
 type Delivery struct {
-	Event event.Event
-	// Err is set when the message could not be decoded; Event is then empty.
+	Events []event.Event
+	// Err is set when the message could not be decoded; Events is then empty.
 	Err error
 	msg jetstream.Msg
 }
 
-// Ack confirms the delivery: the bus will not send it again.
+// Ack confirms the delivery and every earlier one: the bus will not send
+// them again.
 func (d Delivery) Ack() error { return d.msg.Ack() }
 
 // Nak asks for redelivery after delay.
@@ -42,7 +47,7 @@ func (b *Bus) Consumer(ctx context.Context, durable, filter string, maxPending i
 	c, err := b.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
 		Durable:       durable,
 		FilterSubject: filter,
-		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckPolicy:     jetstream.AckAllPolicy,
 		AckWait:       time.Minute,
 		MaxAckPending: maxPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -57,9 +62,9 @@ func (b *Bus) Consumer(ctx context.Context, durable, filter string, maxPending i
 	return &Consumer{it: it}, nil
 }
 
-// Next waits until at least one event is available (or ctx ends), then
-// returns up to max events that are already at hand, waiting at most linger
-// for more to fill the batch.
+// Next waits until at least one message is available (or ctx ends), then
+// returns up to max messages that are already at hand, waiting at most
+// linger for more to fill the batch.
 func (c *Consumer) Next(ctx context.Context, max int, linger time.Duration) ([]Delivery, error) {
 	first, err := c.it.Next(jetstream.NextContext(ctx))
 	if err != nil {
@@ -90,8 +95,9 @@ func (c *Consumer) Stop() { c.it.Stop() }
 
 func decode(m jetstream.Msg) Delivery {
 	d := Delivery{msg: m}
-	if err := json.Unmarshal(m.Data(), &d.Event); err != nil {
-		d.Err = fmt.Errorf("bus: undecodable event on %s: %w", m.Subject(), err)
+	var err error
+	if d.Events, err = decodeEvents(m.Data()); err != nil {
+		d.Err = fmt.Errorf("bus: undecodable message on %s: %w", m.Subject(), err)
 	}
 	return d
 }

@@ -14,7 +14,9 @@ import (
 
 // Emitter is the sensor side of the bus: services hand it events and return
 // at once; it publishes them to JetStream in the background and retries
-// until each one is stored. Only an overflowing buffer (the bus unreachable
+// until each one is stored. Events that are already queued together are
+// grouped by subject into one message, so a burst costs a few messages, not
+// one per event, while a lone event still goes out at once. Only an overflowing buffer (the bus unreachable
 // for long under load) drops events, and those are counted and logged.
 type Emitter struct {
 	b       *Bus
@@ -27,9 +29,12 @@ type Emitter struct {
 }
 
 type inflight struct {
-	ev  event.Event
-	ack jetstream.PubAckFuture
+	events []event.Event
+	ack    jetstream.PubAckFuture
 }
+
+// maxGroup bounds the events of one message (and so its size).
+const maxGroup = 256
 
 // NewEmitter starts an emitter with room for buffer events in flight.
 func (b *Bus) NewEmitter(buffer int) *Emitter {
@@ -81,21 +86,55 @@ func (e *Emitter) Close(ctx context.Context) {
 func (e *Emitter) publish() {
 	defer e.wg.Done()
 	defer close(e.pending)
+	groups := map[string][]event.Event{}
+	var order []string
 	for ev := range e.in {
-		e.send(ev)
+		// Take what else is already queued, without waiting for more.
+		n := 1
+		add := func(ev event.Event) {
+			s := ev.Subject()
+			if _, ok := groups[s]; !ok {
+				order = append(order, s)
+			}
+			groups[s] = append(groups[s], ev)
+		}
+		add(ev)
+	drain:
+		for n < 4*maxGroup {
+			select {
+			case more, ok := <-e.in:
+				if !ok {
+					break drain
+				}
+				add(more)
+				n++
+			default:
+				break drain
+			}
+		}
+		for _, s := range order {
+			g := groups[s]
+			for len(g) > 0 {
+				k := min(len(g), maxGroup)
+				e.send(append([]event.Event(nil), g[:k]...))
+				g = g[k:]
+			}
+			delete(groups, s)
+		}
+		order = order[:0]
 	}
 }
 
-// send publishes ev, retrying with backoff while the bus refuses it.
-func (e *Emitter) send(ev event.Event) {
+// send publishes a group, retrying with backoff while the bus refuses it.
+func (e *Emitter) send(events []event.Event) {
 	backoff := 10 * time.Millisecond
 	for {
-		f, err := e.b.PublishAsync(ev)
+		f, err := e.b.PublishAsync(events...)
 		if err == nil {
-			e.pending <- inflight{ev, f}
+			e.pending <- inflight{events, f}
 			return
 		}
-		e.log.Warn("publish failed, retrying", "event", ev.ID, "err", err)
+		e.log.Warn("publish failed, retrying", "event", events[0].ID, "err", err)
 		time.Sleep(backoff)
 		backoff = min(2*backoff, 2*time.Second)
 	}
@@ -106,31 +145,31 @@ func (e *Emitter) confirm() {
 	for p := range e.pending {
 		select {
 		case <-p.ack.Ok():
-			e.acked.Add(1)
+			e.acked.Add(int64(len(p.events)))
 		case err := <-p.ack.Err():
 			// The message id makes the retry idempotent if the first copy
 			// was in fact stored.
-			e.log.Warn("publish not acknowledged, retrying", "event", p.ev.ID, "err", err)
+			e.log.Warn("publish not acknowledged, retrying", "event", p.events[0].ID, "err", err)
 			e.wg.Add(1)
-			go func(ev event.Event) { defer e.wg.Done(); e.resend(ev) }(p.ev)
+			go func(events []event.Event) { defer e.wg.Done(); e.resend(events) }(p.events)
 		}
 	}
 }
 
 // resend publishes synchronously until stored; used for the rare failures.
-func (e *Emitter) resend(ev event.Event) {
+func (e *Emitter) resend(events []event.Event) {
 	backoff := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := e.b.Publish(ctx, ev)
+		err := e.b.Publish(ctx, events...)
 		cancel()
 		if err == nil {
-			e.acked.Add(1)
+			e.acked.Add(int64(len(events)))
 			return
 		}
 		if e.b.nc.IsClosed() {
-			e.dropped.Add(1)
-			e.log.Error("bus closed: event lost", "event", ev.ID)
+			e.dropped.Add(int64(len(events)))
+			e.log.Error("bus closed: events lost", "count", len(events))
 			return
 		}
 		time.Sleep(backoff)

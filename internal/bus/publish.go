@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,29 +11,71 @@ import (
 	"github.com/decnet-go/decnet/internal/event"
 )
 
-// Publish sends one event to the stream and waits for JetStream to store it.
-// The event id is the message id, so a retried publish is stored once.
-func (b *Bus) Publish(ctx context.Context, e event.Event) error {
-	data, err := json.Marshal(e)
+// A message on the event stream carries either one event (a JSON object)
+// or several events of the same subject (a JSON array of objects). Batching
+// is what lets one JetStream message, one store write and one ack serve a
+// burst of events; single objects keep external publishers simple.
+
+// Publish sends events that share one subject as one message and waits for
+// JetStream to store it. The first event's id is the message id, so a
+// retried publish is stored once.
+func (b *Bus) Publish(ctx context.Context, events ...event.Event) error {
+	subject, data, err := encode(events)
 	if err != nil {
-		return fmt.Errorf("bus: encode event %s: %w", e.ID, err)
+		return err
 	}
-	if _, err := b.js.Publish(ctx, e.Subject(), data, jetstream.WithMsgID(e.ID)); err != nil {
-		return fmt.Errorf("bus: publish %s: %w", e.Subject(), err)
+	if _, err := b.js.Publish(ctx, subject, data, jetstream.WithMsgID(events[0].ID)); err != nil {
+		return fmt.Errorf("bus: publish %s: %w", subject, err)
 	}
 	return nil
 }
 
-// PublishAsync sends one event without waiting; the future resolves when
-// JetStream has stored it (or failed to).
-func (b *Bus) PublishAsync(e event.Event) (jetstream.PubAckFuture, error) {
-	data, err := json.Marshal(e)
+// PublishAsync is Publish without waiting; the future resolves when
+// JetStream has stored the message (or failed to).
+func (b *Bus) PublishAsync(events ...event.Event) (jetstream.PubAckFuture, error) {
+	subject, data, err := encode(events)
 	if err != nil {
-		return nil, fmt.Errorf("bus: encode event %s: %w", e.ID, err)
+		return nil, err
 	}
-	return b.js.PublishAsync(e.Subject(), data, jetstream.WithMsgID(e.ID))
+	return b.js.PublishAsync(subject, data, jetstream.WithMsgID(events[0].ID))
 }
 
 // PublishAsyncComplete is closed when every async publish so far has been
 // acknowledged.
 func (b *Bus) PublishAsyncComplete() <-chan struct{} { return b.js.PublishAsyncComplete() }
+
+func encode(events []event.Event) (subject string, data []byte, err error) {
+	if len(events) == 0 {
+		return "", nil, fmt.Errorf("bus: nothing to publish")
+	}
+	subject = events[0].Subject()
+	for i := range events[1:] {
+		if s := events[i+1].Subject(); s != subject {
+			return "", nil, fmt.Errorf("bus: one message mixes subjects %s and %s", subject, s)
+		}
+	}
+	if len(events) == 1 {
+		data, err = json.Marshal(events[0])
+	} else {
+		data, err = json.Marshal(events)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("bus: encode event %s: %w", events[0].ID, err)
+	}
+	return subject, data, nil
+}
+
+// decodeEvents reads a message body: one event or an array of them.
+func decodeEvents(data []byte) ([]event.Event, error) {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) > 0 && data[0] == '[' {
+		var evs []event.Event
+		err := json.Unmarshal(data, &evs)
+		return evs, err
+	}
+	var e event.Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, err
+	}
+	return []event.Event{e}, nil
+}

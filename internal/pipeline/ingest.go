@@ -18,9 +18,9 @@ import (
 	"github.com/decnet-go/decnet/internal/store"
 )
 
-// BatchWriter stores a batch of events in one transaction.
+// BatchWriter stores a prepared batch of events in one transaction.
 type BatchWriter interface {
-	IngestBatch(ctx context.Context, events []event.Event) (store.IngestResult, error)
+	Write(ctx context.Context, b *store.Batch) (store.IngestResult, error)
 }
 
 // Source hands out batches of deliveries.
@@ -33,8 +33,8 @@ type Ingest struct {
 	Source Source
 	Store  BatchWriter
 	Log    *slog.Logger
-	// Batch is the most events written in one transaction; Linger is how
-	// long a partial batch waits for more.
+	// Batch is the most bus messages (each one or more events) written in
+	// one transaction; Linger is how long a partial batch waits for more.
 	Batch  int
 	Linger time.Duration
 	// OnCommit, if set, is called after each committed batch.
@@ -51,7 +51,7 @@ type Ingest struct {
 // batch stays unacknowledged meanwhile, so nothing is lost.
 func (w *Ingest) Run(ctx context.Context) error {
 	if w.Batch <= 0 {
-		w.Batch = 1000
+		w.Batch = 500
 	}
 	if w.Linger <= 0 {
 		w.Linger = 20 * time.Millisecond
@@ -59,8 +59,9 @@ func (w *Ingest) Run(ctx context.Context) error {
 	if w.Log == nil {
 		w.Log = slog.Default()
 	}
-	// Fetching and decoding the next batch overlaps with writing this one.
-	batches := make(chan []bus.Delivery, 1)
+	// Fetching, decoding and encoding the next batch overlaps with writing
+	// this one: the store has a single writer, so it should only write.
+	batches := make(chan prepared, 1)
 	fetchDone := make(chan struct{})
 	go func() {
 		defer close(fetchDone)
@@ -78,48 +79,75 @@ func (w *Ingest) Run(ctx context.Context) error {
 				}
 				continue
 			}
-			batches <- ds
+			if p, ok := w.prepare(ds); ok {
+				batches <- p
+			}
 		}
 	}()
-	for ds := range batches {
-		w.handle(ctx, ds)
+	for p := range batches {
+		w.write(ctx, p)
 	}
 	<-fetchDone
 	return nil
 }
 
-func (w *Ingest) handle(ctx context.Context, ds []bus.Delivery) {
+// prepared is a batch ready for the writer, with the deliveries to ack.
+type prepared struct {
+	deliveries []bus.Delivery
+	batch      *store.Batch
+	events     int
+}
+
+// prepare drops what can never be stored (saying so) and encodes the rest.
+func (w *Ingest) prepare(ds []bus.Delivery) (prepared, bool) {
 	events := make([]event.Event, 0, len(ds))
 	keep := ds[:0:0]
 	for _, d := range ds {
-		if d.Err == nil {
-			d.Err = d.Event.Validate()
-		}
 		if d.Err != nil {
-			// Poison: it can never be stored; say so and drop it rather
-			// than block the stream.
+			// Poison: it can never be stored; drop it rather than block
+			// the stream.
 			w.discarded.Add(1)
-			w.Log.Error("ingest: discarding invalid event", "err", d.Err, "event", d.Event.ID)
+			w.Log.Error("ingest: discarding undecodable message", "err", d.Err)
 			d.Term()
 			continue
 		}
-		events = append(events, d.Event)
+		for _, e := range d.Events {
+			if err := e.Validate(); err != nil {
+				w.discarded.Add(1)
+				w.Log.Error("ingest: discarding invalid event", "err", err, "event", e.ID)
+				continue
+			}
+			events = append(events, e)
+		}
 		keep = append(keep, d)
 	}
-	if len(events) == 0 {
-		return
+	if len(keep) == 0 {
+		return prepared{}, false
 	}
+	b, err := store.PrepareBatch(events)
+	if err != nil { // Validate passed, so this is a bug: keep the events for redelivery
+		w.setErr(err)
+		w.Log.Error("ingest: cannot encode batch", "err", err)
+		for _, d := range keep {
+			d.Nak(time.Second)
+		}
+		return prepared{}, false
+	}
+	return prepared{deliveries: keep, batch: b, events: len(events)}, true
+}
+
+// write commits a batch, retrying while the store fails, then acks it.
+func (w *Ingest) write(ctx context.Context, p prepared) {
 	backoff := 100 * time.Millisecond
 	for {
 		// The batch must be committed even while shutting down, or its
 		// events wait for the next start; give it a bounded grace period.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		res, err := w.Store.IngestBatch(wctx, events)
+		res, err := w.Store.Write(wctx, p.batch)
 		cancel()
 		if err == nil {
-			for _, d := range keep {
-				d.Ack()
-			}
+			// Cumulative ack: the last delivery confirms the whole batch.
+			p.deliveries[len(p.deliveries)-1].Ack()
 			w.ingested.Add(int64(res.Inserted))
 			w.setErr(nil)
 			if w.OnCommit != nil {
@@ -128,10 +156,10 @@ func (w *Ingest) handle(ctx context.Context, ds []bus.Delivery) {
 			return
 		}
 		w.setErr(err)
-		w.Log.Error("ingest: store write failed, retrying", "err", err, "batch", len(events))
+		w.Log.Error("ingest: store write failed, retrying", "err", err, "batch", p.events)
 		if !sleep(ctx, backoff) {
 			// Shutting down: leave the batch unacknowledged for redelivery.
-			for _, d := range keep {
+			for _, d := range p.deliveries {
 				d.Nak(0)
 			}
 			return
@@ -153,7 +181,7 @@ func (w *Ingest) setErr(err error) {
 // events dropped.
 func (w *Ingest) Ingested() int64 { return w.ingested.Load() }
 
-// Discarded counts invalid events dropped since start.
+// Discarded counts invalid events and undecodable messages dropped since start.
 func (w *Ingest) Discarded() int64 { return w.discarded.Load() }
 
 // Health reports the last store error, if the latest attempt failed.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -27,6 +28,55 @@ type IngestResult struct {
 // address, its session and any credential it carries. Events already stored
 // (same id) change nothing, so redelivery by the bus is harmless.
 func (s *Store) IngestBatch(ctx context.Context, events []event.Event) (IngestResult, error) {
+	b, err := PrepareBatch(events)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	return s.Write(ctx, b)
+}
+
+// Batch is a set of events encoded for the store ahead of the write. The
+// encoding (JSON, timestamps, secret hashes) runs on the caller's goroutine,
+// so the one writer a SQLite database allows spends its time writing.
+type Batch struct {
+	events []event.Event
+	rows   [][]any  // column values of each event row
+	shas   []string // secret hash of each event's credential ("" without one)
+}
+
+// PrepareBatch encodes events for Write. It fails on an event that cannot
+// be encoded or carries an undecodable secret (Validate catches both).
+func PrepareBatch(events []event.Event) (*Batch, error) {
+	b := &Batch{events: events, rows: make([][]any, len(events)), shas: make([]string, len(events))}
+	for i := range events {
+		e := &events[i]
+		fields := "{}"
+		if len(e.Fields) > 0 {
+			j, err := json.Marshal(e.Fields)
+			if err != nil {
+				return nil, fmt.Errorf("store: event %s fields: %w", e.ID, err)
+			}
+			fields = string(j)
+		}
+		var cred any
+		if c := e.Credential; c != nil {
+			j, err := json.Marshal(c)
+			if err != nil {
+				return nil, fmt.Errorf("store: event %s credential: %w", e.ID, err)
+			}
+			cred = string(j)
+			if b.shas[i], err = c.SHA256(); err != nil {
+				return nil, fmt.Errorf("store: event %s secret: %w", e.ID, err)
+			}
+		}
+		b.rows[i] = []any{e.ID, fmtTime(e.Time), e.Decky, e.Service, e.Type, e.SrcIP,
+			e.SrcPort, e.DstIP, e.DstPort, e.Proto, e.Session, fields, cred}
+	}
+	return b, nil
+}
+
+// Write stores a prepared batch in one transaction (see IngestBatch).
+func (s *Store) Write(ctx context.Context, b *Batch) (IngestResult, error) {
 	var res IngestResult
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -34,7 +84,7 @@ func (s *Store) IngestBatch(ctx context.Context, events []event.Event) (IngestRe
 	}
 	defer tx.Rollback()
 
-	fresh, dups, err := s.unseen(ctx, tx, events)
+	fresh, dups, err := s.unseen(ctx, tx, b.events)
 	if err != nil {
 		return res, err
 	}
@@ -42,11 +92,11 @@ func (s *Store) IngestBatch(ctx context.Context, events []event.Event) (IngestRe
 	agg := newAggregate()
 	for start := 0; start < len(fresh); start += insertChunk {
 		chunk := fresh[start:min(start+insertChunk, len(fresh))]
-		if err := s.insertEvents(ctx, tx, chunk); err != nil {
+		if err := s.insertEvents(ctx, tx, b, chunk); err != nil {
 			return res, err
 		}
-		for _, e := range chunk {
-			agg.add(e)
+		for _, i := range chunk {
+			agg.add(&b.events[i], b.shas[i])
 		}
 		res.Inserted += len(chunk)
 	}
@@ -74,13 +124,12 @@ func (s *Store) IngestBatch(ctx context.Context, events []event.Event) (IngestRe
 // inserts cost far less per row than one statement per event.
 const insertChunk = 100
 
-const eventInsertCols = 13
 
-// unseen returns the events of the batch not stored yet (and not repeated
+// unseen returns the indexes of the events not stored yet (and not repeated
 // within the batch), and how many were left out as duplicates. The pipeline
 // is the only writer of events and runs in one transaction, so what this
 // finds stays true until commit.
-func (s *Store) unseen(ctx context.Context, tx *sql.Tx, events []event.Event) ([]*event.Event, int, error) {
+func (s *Store) unseen(ctx context.Context, tx *sql.Tx, events []event.Event) ([]int, int, error) {
 	seen := make(map[string]bool, len(events))
 	for start := 0; start < len(events); start += 500 {
 		chunk := events[start:min(start+500, len(events))]
@@ -88,7 +137,11 @@ func (s *Store) unseen(ctx context.Context, tx *sql.Tx, events []event.Event) ([
 		for i := range chunk {
 			args[i] = chunk[i].ID
 		}
-		rows, err := tx.QueryContext(ctx, s.q("SELECT event_id FROM events WHERE event_id IN ("+placeholders(len(chunk), 1)+")"), args...)
+		st, err := s.txStmt(ctx, tx, "SELECT event_id FROM events WHERE event_id IN ("+placeholders(len(chunk), 1)+")")
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: look up event ids: %w", err)
+		}
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, 0, fmt.Errorf("store: look up event ids: %w", err)
 		}
@@ -105,44 +158,26 @@ func (s *Store) unseen(ctx context.Context, tx *sql.Tx, events []event.Event) ([
 			return nil, 0, err
 		}
 	}
-	fresh := make([]*event.Event, 0, len(events))
+	fresh := make([]int, 0, len(events))
 	for i := range events {
 		if !seen[events[i].ID] {
 			seen[events[i].ID] = true
-			fresh = append(fresh, &events[i])
+			fresh = append(fresh, i)
 		}
 	}
 	return fresh, len(events) - len(fresh), nil
 }
 
 // insertEvents writes events with one multi-row INSERT.
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []*event.Event) error {
-	args := make([]any, 0, len(events)*eventInsertCols)
-	for _, e := range events {
-		fields := "{}"
-		if len(e.Fields) > 0 {
-			b, err := json.Marshal(e.Fields)
-			if err != nil {
-				return fmt.Errorf("store: event %s fields: %w", e.ID, err)
-			}
-			fields = string(b)
-		}
-		var cred any
-		if e.Credential != nil {
-			b, err := json.Marshal(e.Credential)
-			if err != nil {
-				return fmt.Errorf("store: event %s credential: %w", e.ID, err)
-			}
-			cred = string(b)
-		}
-		args = append(args, e.ID, fmtTime(e.Time), e.Decky, e.Service, e.Type, e.SrcIP,
-			e.SrcPort, e.DstIP, e.DstPort, e.Proto, e.Session, fields, cred)
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, b *Batch, idx []int) error {
+	rows := make([][]any, len(idx))
+	for j, i := range idx {
+		rows[j] = b.rows[i]
 	}
-	q := s.q(`INSERT INTO events
-		(event_id, ts, decky, service, event_type, attacker_ip, src_port, dst_ip, dst_port, proto, session, fields, credential)
-		VALUES ` + placeholders(len(events), eventInsertCols))
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("store: insert %d events: %w", len(events), err)
+	err := s.writeRows(ctx, tx, `INSERT INTO events
+		(event_id, ts, decky, service, event_type, attacker_ip, src_port, dst_ip, dst_port, proto, session, fields, credential)`, "", rows)
+	if err != nil {
+		return fmt.Errorf("store: insert %d events: %w", len(idx), err)
 	}
 	return nil
 }
@@ -162,6 +197,35 @@ func placeholders(n, width int) string {
 		b.WriteString(group)
 	}
 	return b.String()
+}
+
+// txStmt returns query prepared for tx. Statements are prepared once per
+// database connection and cached: parsing a 1,300-parameter INSERT on every
+// batch would cost more than running it.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	query = s.q(query)
+	if st, ok := s.stmts.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		st = prev.(*sql.Stmt)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// txExec runs a cached prepared statement in tx.
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	st, err := s.txStmt(ctx, tx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
 }
 
 // aggregate folds a batch into one change per attacker, session and
@@ -208,7 +272,7 @@ func newAggregate() *aggregate {
 	}
 }
 
-func (a *aggregate) add(e *event.Event) {
+func (a *aggregate) add(e *event.Event, sha string) {
 	if e.SrcIP != "" {
 		d := a.attackers[e.SrcIP]
 		if d == nil {
@@ -251,10 +315,6 @@ func (a *aggregate) add(e *event.Event) {
 		}
 	}
 	if c := e.Credential; c != nil && e.SrcIP != "" {
-		sha, err := c.SHA256()
-		if err != nil {
-			return // Validate rejects these before ingest; never store a bad secret
-		}
 		k := credKey{e.SrcIP, e.Decky, e.Service, c.Kind(), sha, c.Principal}
 		d := a.creds[k]
 		if d == nil {
@@ -278,63 +338,125 @@ func strongerOutcome(a, b string) string {
 	return a
 }
 
-func (s *Store) applyAttackers(ctx context.Context, tx *sql.Tx, agg *aggregate) error {
-	if len(agg.attackers) == 0 {
+// writeRows runs "head VALUES (…),(…) tail" over rows in chunks: one
+// multi-row statement costs far less per row than a statement per row.
+func (s *Store) writeRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) error {
+	if len(rows) == 0 {
 		return nil
 	}
-	sel, err := tx.PrepareContext(ctx, s.q(`SELECT services, deckies FROM attackers WHERE ip = ?`))
-	if err != nil {
-		return err
-	}
-	defer sel.Close()
-	now := fmtTime(time.Now())
-	for ip, d := range agg.attackers {
-		var svcJSON, dkJSON string
-		err := sel.QueryRowContext(ctx, ip).Scan(&svcJSON, &dkJSON)
-		switch {
-		case err == sql.ErrNoRows:
-			svc, _ := json.Marshal(d.services)
-			dk, _ := json.Marshal(d.deckies)
-			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO attackers
-				(uuid, ip, first_seen, last_seen, event_count, session_count, credential_count, command_count, services, deckies, updated_at)
-				VALUES (?,?,?,?,?,?,?,?,?,?,?)`),
-				uuid.NewString(), ip, fmtTime(d.first), fmtTime(d.last), d.events, d.sessions, d.creds, d.commands, string(svc), string(dk), now)
-		case err == nil:
-			var svc, dk []string
-			json.Unmarshal([]byte(svcJSON), &svc)
-			json.Unmarshal([]byte(dkJSON), &dk)
-			for _, x := range d.services {
-				svc = appendNew(svc, x)
-			}
-			for _, x := range d.deckies {
-				dk = appendNew(dk, x)
-			}
-			sb, _ := json.Marshal(svc)
-			db, _ := json.Marshal(dk)
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE attackers SET
-				first_seen = CASE WHEN first_seen < ? THEN first_seen ELSE ? END,
-				last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END,
-				event_count = event_count + ?, session_count = session_count + ?,
-				credential_count = credential_count + ?, command_count = command_count + ?,
-				services = ?, deckies = ?, updated_at = ? WHERE ip = ?`),
-				fmtTime(d.first), fmtTime(d.first), fmtTime(d.last), fmtTime(d.last),
-				d.events, d.sessions, d.creds, d.commands, string(sb), string(db), now, ip)
+	width := len(rows[0])
+	chunk := max(1, min(insertChunk, maxParams/width))
+	for start := 0; start < len(rows); start += chunk {
+		part := rows[start:min(start+chunk, len(rows))]
+		args := make([]any, 0, len(part)*width)
+		for _, r := range part {
+			args = append(args, r...)
 		}
-		if err != nil {
-			return fmt.Errorf("store: attacker %s: %w", ip, err)
+		if err := s.txExec(ctx, tx, head+" VALUES "+placeholders(len(part), width)+" "+tail, args...); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (s *Store) applySessions(ctx context.Context, tx *sql.Tx, agg *aggregate) error {
-	if len(agg.sessions) == 0 {
+// maxParams stays under the bound parameters a statement may carry on
+// every supported engine.
+const maxParams = 30000
+
+// attackerLists reads the services and deckies already recorded for ips.
+func (s *Store) attackerLists(ctx context.Context, tx *sql.Tx, ips []string) (map[string][2][]string, error) {
+	out := make(map[string][2][]string, len(ips))
+	for start := 0; start < len(ips); start += 500 {
+		part := ips[start:min(start+500, len(ips))]
+		args := make([]any, len(part))
+		for i, ip := range part {
+			args[i] = ip
+		}
+		st, err := s.txStmt(ctx, tx, "SELECT ip, services, deckies FROM attackers WHERE ip IN ("+placeholders(len(part), 1)+")")
+		if err != nil {
+			return nil, err
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var ip, svc, dk string
+			if err := rows.Scan(&ip, &svc, &dk); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var l [2][]string
+			json.Unmarshal([]byte(svc), &l[0])
+			json.Unmarshal([]byte(dk), &l[1])
+			out[ip] = l
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) applyAttackers(ctx context.Context, tx *sql.Tx, agg *aggregate) error {
+	if len(agg.attackers) == 0 {
 		return nil
 	}
-	up, err := tx.PrepareContext(ctx, s.q(`INSERT INTO sessions
-		(id, attacker_ip, decky, service, src_port, started_at, last_seen, ended_at, event_count, command_count, login_count, username, logged_in)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (id) DO UPDATE SET
+	ips := make([]string, 0, len(agg.attackers))
+	for ip := range agg.attackers {
+		ips = append(ips, ip)
+	}
+	sort.Strings(ips) // a stable order keeps statements and locks predictable
+	known, err := s.attackerLists(ctx, tx, ips)
+	if err != nil {
+		return fmt.Errorf("store: read attackers: %w", err)
+	}
+	now := fmtTime(time.Now())
+	rows := make([][]any, 0, len(ips))
+	for _, ip := range ips {
+		d := agg.attackers[ip]
+		l := known[ip]
+		for _, x := range d.services {
+			l[0] = appendNew(l[0], x)
+		}
+		for _, x := range d.deckies {
+			l[1] = appendNew(l[1], x)
+		}
+		svc, _ := json.Marshal(l[0])
+		dk, _ := json.Marshal(l[1])
+		rows = append(rows, []any{uuid.NewString(), ip, fmtTime(d.first), fmtTime(d.last), d.events, d.sessions,
+			d.creds, d.commands, string(svc), string(dk), now})
+	}
+	err = s.writeRows(ctx, tx, `INSERT INTO attackers
+		(uuid, ip, first_seen, last_seen, event_count, session_count, credential_count, command_count, services, deckies, updated_at)`,
+		`ON CONFLICT (ip) DO UPDATE SET
+			first_seen = CASE WHEN attackers.first_seen < excluded.first_seen THEN attackers.first_seen ELSE excluded.first_seen END,
+			last_seen = CASE WHEN attackers.last_seen > excluded.last_seen THEN attackers.last_seen ELSE excluded.last_seen END,
+			event_count = attackers.event_count + excluded.event_count,
+			session_count = attackers.session_count + excluded.session_count,
+			credential_count = attackers.credential_count + excluded.credential_count,
+			command_count = attackers.command_count + excluded.command_count,
+			services = excluded.services, deckies = excluded.deckies, updated_at = excluded.updated_at`, rows)
+	if err != nil {
+		return fmt.Errorf("store: write attackers: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) applySessions(ctx context.Context, tx *sql.Tx, agg *aggregate) error {
+	rows := make([][]any, 0, len(agg.sessions))
+	for id, d := range agg.sessions {
+		var ended any
+		if d.ended {
+			ended = fmtTime(d.last)
+		}
+		rows = append(rows, []any{id, d.ip, d.decky, d.service, d.srcPort, fmtTime(d.first), fmtTime(d.last),
+			ended, d.events, d.commands, d.logins, d.username, boolInt(d.loggedIn)})
+	}
+	err := s.writeRows(ctx, tx, `INSERT INTO sessions
+		(id, attacker_ip, decky, service, src_port, started_at, last_seen, ended_at, event_count, command_count, login_count, username, logged_in)`,
+		`ON CONFLICT (id) DO UPDATE SET
 			started_at = CASE WHEN sessions.started_at < excluded.started_at THEN sessions.started_at ELSE excluded.started_at END,
 			last_seen = CASE WHEN sessions.last_seen > excluded.last_seen THEN sessions.last_seen ELSE excluded.last_seen END,
 			ended_at = COALESCE(excluded.ended_at, sessions.ended_at),
@@ -342,39 +464,15 @@ func (s *Store) applySessions(ctx context.Context, tx *sql.Tx, agg *aggregate) e
 			command_count = sessions.command_count + excluded.command_count,
 			login_count = sessions.login_count + excluded.login_count,
 			username = CASE WHEN excluded.logged_in = 1 THEN excluded.username ELSE sessions.username END,
-			logged_in = CASE WHEN excluded.logged_in = 1 THEN 1 ELSE sessions.logged_in END`))
+			logged_in = CASE WHEN excluded.logged_in = 1 THEN 1 ELSE sessions.logged_in END`, rows)
 	if err != nil {
-		return err
-	}
-	defer up.Close()
-	for id, d := range agg.sessions {
-		var ended any
-		if d.ended {
-			ended = fmtTime(d.last)
-		}
-		if _, err := up.ExecContext(ctx, id, d.ip, d.decky, d.service, d.srcPort, fmtTime(d.first), fmtTime(d.last),
-			ended, d.events, d.commands, d.logins, d.username, boolInt(d.loggedIn)); err != nil {
-			return fmt.Errorf("store: session %s: %w", id, err)
-		}
+		return fmt.Errorf("store: write sessions: %w", err)
 	}
 	return nil
 }
 
 func (s *Store) applyCredentials(ctx context.Context, tx *sql.Tx, agg *aggregate) (int, error) {
-	if len(agg.creds) == 0 {
-		return 0, nil
-	}
-	up, err := tx.PrepareContext(ctx, s.q(`INSERT INTO credentials
-		(attacker_ip, decky, service, principal, secret_kind, secret_sha256, secret_b64, secret_printable, outcome, first_seen, last_seen, attempt_count)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal) DO UPDATE SET
-			attempt_count = credentials.attempt_count + excluded.attempt_count,
-			last_seen = CASE WHEN credentials.last_seen > excluded.last_seen THEN credentials.last_seen ELSE excluded.last_seen END,
-			outcome = CASE WHEN excluded.outcome = 'success' OR credentials.outcome = 'observed' THEN excluded.outcome ELSE credentials.outcome END`))
-	if err != nil {
-		return 0, err
-	}
-	defer up.Close()
+	rows := make([][]any, 0, len(agg.order))
 	n := 0
 	for _, k := range agg.order {
 		d := agg.creds[k]
@@ -382,11 +480,18 @@ func (s *Store) applyCredentials(ctx context.Context, tx *sql.Tx, agg *aggregate
 		if outcome == "" {
 			outcome = event.OutcomeObserved
 		}
-		if _, err := up.ExecContext(ctx, k.ip, k.decky, k.service, k.principal, k.kind, k.sha, d.b64, d.printable,
-			outcome, fmtTime(d.first), fmtTime(d.last), d.attempts); err != nil {
-			return 0, fmt.Errorf("store: credential: %w", err)
-		}
+		rows = append(rows, []any{k.ip, k.decky, k.service, k.principal, k.kind, k.sha, d.b64, d.printable,
+			outcome, fmtTime(d.first), fmtTime(d.last), d.attempts})
 		n += d.attempts
+	}
+	err := s.writeRows(ctx, tx, `INSERT INTO credentials
+		(attacker_ip, decky, service, principal, secret_kind, secret_sha256, secret_b64, secret_printable, outcome, first_seen, last_seen, attempt_count)`,
+		`ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal) DO UPDATE SET
+			attempt_count = credentials.attempt_count + excluded.attempt_count,
+			last_seen = CASE WHEN credentials.last_seen > excluded.last_seen THEN credentials.last_seen ELSE excluded.last_seen END,
+			outcome = CASE WHEN excluded.outcome = 'success' OR credentials.outcome = 'observed' THEN excluded.outcome ELSE credentials.outcome END`, rows)
+	if err != nil {
+		return 0, fmt.Errorf("store: write credentials: %w", err)
 	}
 	return n, nil
 }

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -38,6 +39,7 @@ var ErrConflict = errors.New("store: conflict")
 type Store struct {
 	db      *sql.DB
 	dialect dialect
+	stmts   sync.Map // query → *sql.Stmt, see txStmt
 }
 
 // dialect holds what differs between database engines.
@@ -101,7 +103,10 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

@@ -75,7 +75,7 @@ CREATE TABLE credentials (
     CONSTRAINT uq_credentials_dedup UNIQUE (attacker_ip, decky, service, secret_kind, secret_sha256, principal)
 );
 CREATE INDEX ix_credentials_last_seen ON credentials(last_seen);
-CREATE INDEX ix_credentials_secret ON credentials(secret_sha256, service);
+-- X
 
 -- The deckies the engine runs, with the ports each service actually got.
 CREATE TABLE deckies (
