@@ -3,6 +3,7 @@ module github.com/decnet-go/decnet
 go 1.26.0
 
 require (
+	github.com/go-json-experiment/json v1.27.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/nats-io/nats-server/v2 v2.15.3

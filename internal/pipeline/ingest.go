@@ -51,7 +51,7 @@ type Ingest struct {
 // batch stays unacknowledged meanwhile, so nothing is lost.
 func (w *Ingest) Run(ctx context.Context) error {
 	if w.Batch <= 0 {
-		w.Batch = 500
+		w.Batch = 64
 	}
 	if w.Linger <= 0 {
 		w.Linger = 20 * time.Millisecond

@@ -84,21 +84,14 @@ func (s *Store) Write(ctx context.Context, b *Batch) (IngestResult, error) {
 	}
 	defer tx.Rollback()
 
-	fresh, dups, err := s.unseen(ctx, tx, b.events)
+	fresh, err := s.insertEvents(ctx, tx, b)
 	if err != nil {
 		return res, err
 	}
-	res.Duplicates = dups
+	res.Inserted, res.Duplicates = len(fresh), len(b.events)-len(fresh)
 	agg := newAggregate()
-	for start := 0; start < len(fresh); start += insertChunk {
-		chunk := fresh[start:min(start+insertChunk, len(fresh))]
-		if err := s.insertEvents(ctx, tx, b, chunk); err != nil {
-			return res, err
-		}
-		for _, i := range chunk {
-			agg.add(&b.events[i], b.shas[i])
-		}
-		res.Inserted += len(chunk)
+	for _, i := range fresh {
+		agg.add(&b.events[i], b.shas[i])
 	}
 	if err := s.applyAttackers(ctx, tx, agg); err != nil {
 		return res, err
@@ -124,62 +117,56 @@ func (s *Store) Write(ctx context.Context, b *Batch) (IngestResult, error) {
 // inserts cost far less per row than one statement per event.
 const insertChunk = 100
 
-
-// unseen returns the indexes of the events not stored yet (and not repeated
-// within the batch), and how many were left out as duplicates. The pipeline
-// is the only writer of events and runs in one transaction, so what this
-// finds stays true until commit.
-func (s *Store) unseen(ctx context.Context, tx *sql.Tx, events []event.Event) ([]int, int, error) {
-	seen := make(map[string]bool, len(events))
-	for start := 0; start < len(events); start += 500 {
-		chunk := events[start:min(start+500, len(events))]
-		args := make([]any, len(chunk))
-		for i := range chunk {
-			args[i] = chunk[i].ID
-		}
-		st, err := s.txStmt(ctx, tx, "SELECT event_id FROM events WHERE event_id IN ("+placeholders(len(chunk), 1)+")")
-		if err != nil {
-			return nil, 0, fmt.Errorf("store: look up event ids: %w", err)
-		}
-		rows, err := st.QueryContext(ctx, args...)
-		if err != nil {
-			return nil, 0, fmt.Errorf("store: look up event ids: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, 0, err
-			}
+// insertEvents writes the batch's event rows, skipping ids already stored
+// (redelivery) or repeated within the batch, and returns the indexes of the
+// events it wrote. The common case, every event new, costs no lookup: the
+// inserts report how many rows they added, and only when that falls short
+// are the new rows read back (by cursor id: the pipeline is the only writer
+// and holds the transaction).
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, b *Batch) ([]int, error) {
+	seen := make(map[string]bool, len(b.events))
+	idx := make([]int, 0, len(b.events))
+	rows := make([][]any, 0, len(b.events))
+	for i := range b.events {
+		if id := b.events[i].ID; !seen[id] {
 			seen[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, 0, err
+			idx = append(idx, i)
+			rows = append(rows, b.rows[i])
 		}
 	}
-	fresh := make([]int, 0, len(events))
-	for i := range events {
-		if !seen[events[i].ID] {
-			seen[events[i].ID] = true
+	var before int64
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM events").Scan(&before); err != nil {
+		return nil, fmt.Errorf("store: event cursor: %w", err)
+	}
+	n, err := s.writeRows(ctx, tx, `INSERT INTO events
+		(event_id, ts, decky, service, event_type, attacker_ip, src_port, dst_ip, dst_port, proto, session, fields, credential)`,
+		"ON CONFLICT (event_id) DO NOTHING", rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: insert %d events: %w", len(rows), err)
+	}
+	if int(n) == len(idx) {
+		return idx, nil
+	}
+	added := make(map[string]bool, n)
+	rs, err := tx.QueryContext(ctx, s.q("SELECT event_id FROM events WHERE id > ?"), before)
+	if err != nil {
+		return nil, fmt.Errorf("store: read back new events: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id string
+		if err := rs.Scan(&id); err != nil {
+			return nil, err
+		}
+		added[id] = true
+	}
+	fresh := idx[:0]
+	for _, i := range idx {
+		if added[b.events[i].ID] {
 			fresh = append(fresh, i)
 		}
 	}
-	return fresh, len(events) - len(fresh), nil
-}
-
-// insertEvents writes events with one multi-row INSERT.
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, b *Batch, idx []int) error {
-	rows := make([][]any, len(idx))
-	for j, i := range idx {
-		rows[j] = b.rows[i]
-	}
-	err := s.writeRows(ctx, tx, `INSERT INTO events
-		(event_id, ts, decky, service, event_type, attacker_ip, src_port, dst_ip, dst_port, proto, session, fields, credential)`, "", rows)
-	if err != nil {
-		return fmt.Errorf("store: insert %d events: %w", len(idx), err)
-	}
-	return nil
+	return fresh, rs.Err()
 }
 
 // placeholders renders n groups of width '?' marks: "(?,?),(?,?)"; with
@@ -216,16 +203,6 @@ func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt
 		st = prev.(*sql.Stmt)
 	}
 	return tx.StmtContext(ctx, st), nil
-}
-
-// txExec runs a cached prepared statement in tx.
-func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
-	st, err := s.txStmt(ctx, tx, query)
-	if err != nil {
-		return err
-	}
-	_, err = st.ExecContext(ctx, args...)
-	return err
 }
 
 // aggregate folds a batch into one change per attacker, session and
@@ -340,10 +317,11 @@ func strongerOutcome(a, b string) string {
 
 // writeRows runs "head VALUES (…),(…) tail" over rows in chunks: one
 // multi-row statement costs far less per row than a statement per row.
-func (s *Store) writeRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) error {
+func (s *Store) writeRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) (int64, error) {
 	if len(rows) == 0 {
-		return nil
+		return 0, nil
 	}
+	var affected int64
 	width := len(rows[0])
 	chunk := max(1, min(insertChunk, maxParams/width))
 	for start := 0; start < len(rows); start += chunk {
@@ -352,11 +330,18 @@ func (s *Store) writeRows(ctx context.Context, tx *sql.Tx, head, tail string, ro
 		for _, r := range part {
 			args = append(args, r...)
 		}
-		if err := s.txExec(ctx, tx, head+" VALUES "+placeholders(len(part), width)+" "+tail, args...); err != nil {
-			return err
+		st, err := s.txStmt(ctx, tx, head+" VALUES "+placeholders(len(part), width)+" "+tail)
+		if err != nil {
+			return affected, err
 		}
+		r, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return affected, err
+		}
+		n, _ := r.RowsAffected()
+		affected += n
 	}
-	return nil
+	return affected, nil
 }
 
 // maxParams stays under the bound parameters a statement may carry on
@@ -428,7 +413,7 @@ func (s *Store) applyAttackers(ctx context.Context, tx *sql.Tx, agg *aggregate) 
 		rows = append(rows, []any{uuid.NewString(), ip, fmtTime(d.first), fmtTime(d.last), d.events, d.sessions,
 			d.creds, d.commands, string(svc), string(dk), now})
 	}
-	err = s.writeRows(ctx, tx, `INSERT INTO attackers
+	_, err = s.writeRows(ctx, tx, `INSERT INTO attackers
 		(uuid, ip, first_seen, last_seen, event_count, session_count, credential_count, command_count, services, deckies, updated_at)`,
 		`ON CONFLICT (ip) DO UPDATE SET
 			first_seen = CASE WHEN attackers.first_seen < excluded.first_seen THEN attackers.first_seen ELSE excluded.first_seen END,
@@ -454,7 +439,7 @@ func (s *Store) applySessions(ctx context.Context, tx *sql.Tx, agg *aggregate) e
 		rows = append(rows, []any{id, d.ip, d.decky, d.service, d.srcPort, fmtTime(d.first), fmtTime(d.last),
 			ended, d.events, d.commands, d.logins, d.username, boolInt(d.loggedIn)})
 	}
-	err := s.writeRows(ctx, tx, `INSERT INTO sessions
+	_, err := s.writeRows(ctx, tx, `INSERT INTO sessions
 		(id, attacker_ip, decky, service, src_port, started_at, last_seen, ended_at, event_count, command_count, login_count, username, logged_in)`,
 		`ON CONFLICT (id) DO UPDATE SET
 			started_at = CASE WHEN sessions.started_at < excluded.started_at THEN sessions.started_at ELSE excluded.started_at END,
@@ -484,7 +469,7 @@ func (s *Store) applyCredentials(ctx context.Context, tx *sql.Tx, agg *aggregate
 			outcome, fmtTime(d.first), fmtTime(d.last), d.attempts})
 		n += d.attempts
 	}
-	err := s.writeRows(ctx, tx, `INSERT INTO credentials
+	_, err := s.writeRows(ctx, tx, `INSERT INTO credentials
 		(attacker_ip, decky, service, principal, secret_kind, secret_sha256, secret_b64, secret_printable, outcome, first_seen, last_seen, attempt_count)`,
 		`ON CONFLICT (attacker_ip, decky, service, secret_kind, secret_sha256, principal) DO UPDATE SET
 			attempt_count = credentials.attempt_count + excluded.attempt_count,

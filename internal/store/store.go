@@ -40,6 +40,9 @@ type Store struct {
 	db      *sql.DB
 	dialect dialect
 	stmts   sync.Map // query → *sql.Stmt, see txStmt
+
+	stopCheckpoint context.CancelFunc
+	checkpointDone chan struct{}
 }
 
 // dialect holds what differs between database engines.
@@ -73,7 +76,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	// WAL mode against process crashes (only an OS crash can lose the last
 	// commits, and the bus still holds those events unacknowledged... see
 	// docs/decisions.md).
-	q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+	// Checkpoints run in the background (see checkpointLoop), not in the
+	// commit of whichever writer crosses the WAL threshold.
+	q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	db, err := sql.Open("sqlite", "file:"+path+q)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -84,7 +89,27 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	cctx, cancel := context.WithCancel(context.Background())
+	s.stopCheckpoint, s.checkpointDone = cancel, make(chan struct{})
+	go s.checkpointLoop(cctx)
 	return s, nil
+}
+
+// checkpointLoop copies the WAL back into the database every half second.
+// Doing it here keeps the cost off the ingest writer's commits (it would
+// otherwise pay it inline every thousand pages) and bounds the WAL's size.
+func (s *Store) checkpointLoop(ctx context.Context) {
+	defer close(s.checkpointDone)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -104,6 +129,11 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.stopCheckpoint != nil {
+		s.stopCheckpoint()
+		<-s.checkpointDone
+		s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	return s.db.Close()
 }
