@@ -44,37 +44,42 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	var mu sync.Mutex
 	var acked []string
 	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
+	var publishers sync.WaitGroup
+	// Several publishers keep the pipeline busy, so the kill is likely to
+	// land while a batch is between delivery and commit.
+	for p := 0; p < 4; p++ {
+		publishers.Add(1)
+		go func() {
+			defer publishers.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e := event.New("decky-01", "ssh", event.TypeLoginAttempt)
+				e.SrcIP, e.SrcPort, e.Session = "203.0.113.9", 40000+i%1000, fmt.Sprintf("s-%d-%d", p, i/10)
+				e.Credential = event.NewCredential("root", "plaintext", []byte(fmt.Sprintf("pw%d", i%37)), event.OutcomeFailure)
+				data, _ := jsonEvent(e)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_, err := js.Publish(ctx, e.Subject(), data, jetstream.WithMsgID(e.ID))
+				cancel()
+				if err == nil {
+					mu.Lock()
+					acked = append(acked, e.ID)
+					mu.Unlock()
+				}
 			}
-			e := event.New("decky-01", "ssh", event.TypeLoginAttempt)
-			e.SrcIP, e.SrcPort, e.Session = "203.0.113.9", 40000+i%1000, fmt.Sprintf("s-%d", i/10)
-			e.Credential = event.NewCredential("root", "plaintext", []byte(fmt.Sprintf("pw%d", i%37)), event.OutcomeFailure)
-			data, _ := jsonEvent(e)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_, err := js.Publish(ctx, e.Subject(), data, jetstream.WithMsgID(e.ID))
-			cancel()
-			if err == nil {
-				mu.Lock()
-				acked = append(acked, e.ID)
-				mu.Unlock()
-			}
-		}
-	}()
+		}()
+	}
 	// Let a few thousand events through, then kill mid-stream.
-	waitFor(t, 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 2000 })
+	waitFor(t, 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 5000 })
 	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	proc.Wait()
 	close(stop)
-	<-done
+	publishers.Wait()
 	mu.Lock()
 	want := append([]string(nil), acked...)
 	mu.Unlock()

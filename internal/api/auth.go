@@ -197,6 +197,12 @@ func (s *server) parseToken(raw string) (*claims, error) {
 // so every token minted up to the change dies even within the same second;
 // a login during that second is stamped with the cut-off itself, so it works
 // at once.
+func init() {
+	// DECNET (PyJWT) writes a single audience as a plain string; so do we,
+	// so tokens look the same to anything that inspects them.
+	jwt.MarshalSingleStringAsArray = false
+}
+
 func (s *server) mintToken(u store.User, now time.Time) (string, error) {
 	iat := max(now.Unix(), u.TokensValidFrom)
 	c := claims{

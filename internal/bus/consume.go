@@ -37,27 +37,48 @@ func (d Delivery) Ack() error { return d.msg.Ack() }
 // Nak asks for redelivery after delay.
 func (d Delivery) Nak(delay time.Duration) error { return d.msg.NakWithDelay(delay) }
 
+// InProgress tells JetStream the delivery is still being worked on, which
+// restarts its AckWait (a store write that is being retried).
+func (d Delivery) InProgress() error { return d.msg.InProgress() }
+
 // Term drops a message that can never be processed (undecodable).
 func (d Delivery) Term() error { return d.msg.Term() }
 
-// Consumer opens (creating if needed) the durable consumer named durable on
-// the subjects matching filter (event.SubjectAll for every raw event).
-// maxPending bounds unacknowledged deliveries.
-func (b *Bus) Consumer(ctx context.Context, durable, filter string, maxPending int) (*Consumer, error) {
+// ConsumerOptions configure a durable consumer.
+type ConsumerOptions struct {
+	Durable string // the consumer's name; its position survives restarts
+	Filter  string // subjects to consume, e.g. event.SubjectAll
+	// MaxPending bounds unacknowledged messages.
+	MaxPending int
+	// AckWait is how long a delivered message may stay unacknowledged
+	// before JetStream delivers it again. It is also how long events that
+	// were in flight when a process was killed wait after its restart.
+	// Default 10 s.
+	AckWait time.Duration
+}
+
+// Consumer opens (creating if needed) a durable consumer.
+func (b *Bus) Consumer(ctx context.Context, o ConsumerOptions) (*Consumer, error) {
+	if o.AckWait <= 0 {
+		o.AckWait = 10 * time.Second
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 20000
+	}
 	c, err := b.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-		Durable:       durable,
-		FilterSubject: filter,
+		Durable:       o.Durable,
+		FilterSubject: o.Filter,
 		AckPolicy:     jetstream.AckAllPolicy,
-		AckWait:       time.Minute,
-		MaxAckPending: maxPending,
+		AckWait:       o.AckWait,
+		MaxAckPending: o.MaxPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bus: consumer %s: %w", durable, err)
+		return nil, fmt.Errorf("bus: consumer %s: %w", o.Durable, err)
 	}
-	it, err := c.Messages(jetstream.PullMaxMessages(min(maxPending, 4096)))
+	it, err := c.Messages(jetstream.PullMaxMessages(min(o.MaxPending, 4096)))
 	if err != nil {
-		return nil, fmt.Errorf("bus: consumer %s: %w", durable, err)
+		return nil, fmt.Errorf("bus: consumer %s: %w", o.Durable, err)
 	}
 	return &Consumer{it: it}, nil
 }

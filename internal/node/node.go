@@ -107,7 +107,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if n.Bus, err = bus.Open(ctx, bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Log: cfg.Log}); err != nil {
 		return n, err
 	}
-	if n.consumer, err = n.Bus.Consumer(ctx, ingestDurable, event.SubjectAll, 20000); err != nil {
+	if n.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ingestDurable, Filter: event.SubjectAll}); err != nil {
 		return n, err
 	}
 	n.Ingest = &pipeline.Ingest{Source: n.consumer, Store: n.Store, Log: cfg.Log.With("worker", "ingest")}

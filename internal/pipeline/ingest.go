@@ -157,11 +157,14 @@ func (w *Ingest) write(ctx context.Context, p prepared) {
 		}
 		w.setErr(err)
 		w.Log.Error("ingest: store write failed, retrying", "err", err, "batch", p.events)
+		// Keep the batch ours while retrying, rather than have JetStream
+		// deliver it again behind our back.
+		for _, d := range p.deliveries {
+			d.InProgress()
+		}
 		if !sleep(ctx, backoff) {
-			// Shutting down: leave the batch unacknowledged for redelivery.
-			for _, d := range p.deliveries {
-				d.Nak(0)
-			}
+			// Shutting down: the batch stays unacknowledged and comes back
+			// after AckWait on the next start.
 			return
 		}
 		backoff = min(2*backoff, 10*time.Second)

@@ -32,7 +32,7 @@ func newRig(tb testing.TB) *rig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cons, err := b.Consumer(ctx, "ingest", event.SubjectAll, 20000)
+	cons, err := b.Consumer(ctx, bus.ConsumerOptions{Durable: "ingest", Filter: event.SubjectAll})
 	if err != nil {
 		tb.Fatal(err)
 	}

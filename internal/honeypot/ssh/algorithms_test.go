@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // TestServerKexInit reads the server's KEXINIT off the wire and checks it
@@ -14,9 +16,9 @@ func TestServerKexInit(t *testing.T) {
 		banner            string
 		kexFirst, hostKey string
 	}{
-		{"OpenSSH_9.2p1 Debian-2+deb12u3", "curve25519-sha256", "rsa-sha2-256,rsa-sha2-512,ecdsa-sha2-nistp256,ssh-ed25519"},
-		{"OpenSSH_8.2p1 Ubuntu-4ubuntu0.11", "curve25519-sha256", "rsa-sha2-256,rsa-sha2-512,ssh-rsa,ecdsa-sha2-nistp256,ssh-ed25519"},
-		{"OpenSSH_10.0p2 Debian-7", "mlkem768x25519-sha256", "rsa-sha2-256,rsa-sha2-512,ecdsa-sha2-nistp256,ssh-ed25519"},
+		{"OpenSSH_9.2p1 Debian-2+deb12u3", "curve25519-sha256", "rsa-sha2-512,rsa-sha2-256,ecdsa-sha2-nistp256,ssh-ed25519"},
+		{"OpenSSH_8.2p1 Ubuntu-4ubuntu0.11", "curve25519-sha256", "rsa-sha2-512,rsa-sha2-256,ssh-rsa,ecdsa-sha2-nistp256,ssh-ed25519"},
+		{"OpenSSH_10.0p2 Debian-7", "mlkem768x25519-sha256", "rsa-sha2-512,rsa-sha2-256,ecdsa-sha2-nistp256,ssh-ed25519"},
 	} {
 		t.Run(tc.banner, func(t *testing.T) {
 			srv := startServer(t, sharedKeys, map[string]string{"banner": tc.banner})
@@ -71,5 +73,27 @@ func TestParseHelloRejectsJunk(t *testing.T) {
 		if !done || len(h.KEX) != 0 {
 			t.Errorf("parseHello(%q) = %+v, %v", in, h, done)
 		}
+	}
+}
+
+// TestRSAHostKeyAlgorithms checks a client can pin each RSA signature
+// algorithm the server lists, and gets the real RSA key signed with it.
+func TestRSAHostKeyAlgorithms(t *testing.T) {
+	srv := startServer(t, sharedKeys, map[string]string{"banner": "OpenSSH_8.2p1 Ubuntu-4ubuntu0.11"})
+	for _, algo := range []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA} {
+		t.Run(algo, func(t *testing.T) {
+			var got ssh.PublicKey
+			cfg := clientConfig("root", rootPassword(srv.persona), nil)
+			cfg.HostKeyAlgorithms = []string{algo}
+			cfg.HostKeyCallback = func(_ string, _ net.Addr, k ssh.PublicKey) error { got = k; return nil }
+			cl, err := ssh.Dial("tcp", srv.addr, cfg)
+			if err != nil {
+				t.Fatalf("dial with host key algorithm %s: %v", algo, err)
+			}
+			cl.Close()
+			if got == nil || got.Type() != ssh.KeyAlgoRSA {
+				t.Errorf("host key %v, want an ssh-rsa key", got)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -116,21 +117,51 @@ func writeHostKey(path string, key crypto.PrivateKey) error {
 
 // addTo installs the keys on cfg in OpenSSH's order. Unless a ssh-rsa
 // (SHA-1) era build is claimed, the RSA key signs with SHA-2 only.
+//
+// sshd lists the RSA signature algorithms as "rsa-sha2-512,rsa-sha2-256"
+// (then "ssh-rsa" before 8.8); x/crypto always puts rsa-sha2-256 first for
+// one RSA key. So the key is installed twice: first under the type name
+// "rsa-sha2-512" (see namedSigner), then as itself restricted to the
+// remaining algorithms.
 func (k hostKeys) addTo(cfg *ssh.ServerConfig, a algorithms) error {
-	rsaSigner := k.rsa
-	if !a.sshRSA {
-		as, ok := k.rsa.(ssh.AlgorithmSigner)
-		if !ok {
-			return errors.New("ssh host key: rsa signer cannot choose its algorithm")
-		}
-		ms, err := ssh.NewSignerWithAlgorithms(as, []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256})
-		if err != nil {
-			return fmt.Errorf("ssh host key: %w", err)
-		}
-		rsaSigner = ms
+	as, ok := k.rsa.(ssh.AlgorithmSigner)
+	if !ok {
+		return errors.New("ssh host key: rsa signer cannot choose its algorithm")
 	}
-	cfg.AddHostKey(rsaSigner)
+	rest := []string{ssh.KeyAlgoRSASHA256}
+	if a.sshRSA {
+		rest = append(rest, ssh.KeyAlgoRSA)
+	}
+	ms, err := ssh.NewSignerWithAlgorithms(as, rest)
+	if err != nil {
+		return fmt.Errorf("ssh host key: %w", err)
+	}
+	cfg.AddHostKey(namedSigner{signer: as, algo: ssh.KeyAlgoRSASHA512})
+	cfg.AddHostKey(ms)
 	cfg.AddHostKey(k.ecdsa)
 	cfg.AddHostKey(k.ed25519)
 	return nil
 }
+
+// namedSigner presents a key under the name of one of its signature
+// algorithms. x/crypto lists a plain Signer's PublicKey().Type() as one
+// host key algorithm, and picks it when the client chooses that name;
+// the key blob sent (Marshal) and the signature are the real key's.
+type namedSigner struct {
+	signer ssh.AlgorithmSigner
+	algo   string
+}
+
+func (s namedSigner) PublicKey() ssh.PublicKey { return namedKey{s.signer.PublicKey(), s.algo} }
+
+func (s namedSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	return s.signer.SignWithAlgorithm(rand, data, s.algo)
+}
+
+// namedKey is a public key whose Type is a signature algorithm name.
+type namedKey struct {
+	ssh.PublicKey
+	algo string
+}
+
+func (k namedKey) Type() string { return k.algo }
