@@ -36,6 +36,10 @@ type inflight struct {
 // maxGroup bounds the events of one message (and so its size).
 const maxGroup = 256
 
+// maxDrain bounds the events taken from the queue in one go, grouped and
+// sent before the next.
+const maxDrain = 4096
+
 // NewEmitter starts an emitter with room for buffer events in flight.
 func (b *Bus) NewEmitter(buffer int) *Emitter {
 	e := &Emitter{b: b, log: b.log, in: make(chan event.Event, buffer), pending: make(chan inflight, 4096)}
@@ -100,7 +104,7 @@ func (e *Emitter) publish() {
 		}
 		add(ev)
 	drain:
-		for n < 4*maxGroup {
+		for n < maxDrain {
 			select {
 			case more, ok := <-e.in:
 				if !ok {

@@ -76,6 +76,11 @@ func TestSSHAttackEndToEnd(t *testing.T) {
 	if !strings.Contains(verbose, "remote software version "+s.Persona("decky-01").SSHVersion) || strings.Contains(verbose, "SSH-2.0-Go") {
 		t.Errorf("ssh -v shows a wrong server version:\n%s", grepLines(verbose, "remote software"))
 	}
+	// The host key OpenSSH picks is the decky's persistent ed25519 key.
+	wantKey := "Server host key: ssh-ed25519 " + ssh.FingerprintSHA256(hostKey(t, addr))
+	if !strings.Contains(verbose, wantKey) {
+		t.Errorf("ssh -v: want %q, got:\n%s", wantKey, grepLines(verbose, "host key"))
+	}
 
 	var got attackerDetail
 	s.Eventually(2*time.Second, "attacker, credential, session and both commands in the API", func() bool {
