@@ -13,6 +13,11 @@ import (
 // MaxKeepAliveRequests 100, TraceEnable Off.
 type apache struct {
 	banner string
+	// allow is the Allow header of a static or PHP resource (see apacheAllow).
+	allow string
+	// recent is set for 2.4.71 and later (see isRecentApache): HTML 4.01
+	// error pages, 400 for an unknown transfer-coding.
+	recent bool
 	// defaultHost is the server name when the request gave none (Apache
 	// falls back to the address the host name resolves to).
 	defaultHost string
@@ -34,8 +39,45 @@ func (a apache) reason(status int) string {
 	return "Unknown"
 }
 
-// apacheAllow is the Allow header of a static or PHP resource.
-const apacheAllow = "GET,POST,OPTIONS,HEAD"
+// apacheAllow is the Allow header of a static or PHP resource, rotated by
+// rot. httpd lists the methods in the iteration order of a hash table
+// whose seed is random per server start: always this cycle, from a
+// different starting point after each restart.
+func apacheAllow(rot int) string {
+	cycle := []string{"GET", "POST", "OPTIONS", "HEAD"}
+	rot %= len(cycle)
+	return strings.Join(append(cycle[rot:], cycle[:rot]...), ",")
+}
+
+// apacheVersion reads "Apache/2.4.71 …" as 2, 4, 71 (0, 0, 0 if absent).
+func apacheVersion(banner string) (major, minor, patch int) {
+	rest, ok := strings.CutPrefix(banner, "Apache/")
+	if !ok {
+		return 0, 0, 0
+	}
+	v, _, _ := strings.Cut(rest, " ")
+	parts := strings.SplitN(v, ".", 3)
+	nums := [3]int{}
+	for i, p := range parts {
+		nums[i], _ = strconv.Atoi(p)
+	}
+	return nums[0], nums[1], nums[2]
+}
+
+// isRecentApache reports whether a release behaves as 2.4.71, Debian 12's
+// package that compare_test.go checks against: error pages with the HTML
+// 4.01 doctype (HTML 2.0 before) and 400, not 501, for a transfer-coding
+// other than chunked. Releases up to 2.4.62 behave the old way; those in
+// between are assumed to as well.
+func isRecentApache(banner string) bool {
+	major, minor, patch := apacheVersion(banner)
+	return major > 2 || major == 2 && (minor > 4 || minor == 4 && patch >= 71)
+}
+
+const (
+	doctypeHTML20  = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n"
+	doctypeHTML401 = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\" \"http://www.w3.org/TR/html4/strict.dtd\">\n"
+)
 
 // apacheMethods are the methods httpd registers itself; others are
 // M_INVALID and get 501.
@@ -51,11 +93,16 @@ var apacheMethods = map[string]bool{
 // errorPage renders ap_send_error_response's canned page.
 func (a apache) errorPage(status int, info pageInfo) *response {
 	reason := a.reason(status)
-	body := fmt.Sprintf("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>%d %s</title>\n</head><body>\n<h1>%s</h1>\n%s<hr>\n<address>%s Server at %s Port %d</address>\n</body></html>\n",
-		status, reason, reason, apacheCanned(status, info), a.banner, html.EscapeString(info.Host), info.Port)
-	resp := &response{status: status, contentType: "text/html; charset=iso-8859-1", body: []byte(body)}
+	doctype := doctypeHTML20
+	if a.recent {
+		doctype = doctypeHTML401
+	}
+	body := fmt.Sprintf("%s<html><head>\n<title>%d %s</title>\n</head><body>\n<h1>%s</h1>\n%s<hr>\n<address>%s Server at %s Port %d</address>\n</body></html>\n",
+		doctype, status, reason, reason, apacheCanned(status, info), a.banner, html.EscapeString(info.Host), info.Port)
+	resp := &response{status: status, contentType: "text/html; charset=iso-8859-1", body: []byte(body),
+		noLength: info.Method == "HEAD"}
 	if status == 405 || status == 501 {
-		resp.extra = []header{{"Allow", apacheAllow}}
+		resp.extra = []header{{"Allow", a.allow}}
 	}
 	switch status { // ap_status_drops_connection
 	case 400, 408, 411, 413, 414, 500, 501, 503:
@@ -69,9 +116,10 @@ func apacheCanned(status int, info pageInfo) string {
 	m := html.EscapeString(info.Method)
 	switch status {
 	case 400:
+		// add_optional_notes: the error-notes, if any, then "</p>".
 		notes := ""
 		if info.FieldTooLarge {
-			notes = "Size of a request header field exceeds server limit.<br />\n"
+			notes = "Size of a request header field exceeds server limit."
 		}
 		return "<p>Your browser sent a request that this server could not understand.<br />\n" + notes + "</p>\n"
 	case 403:
@@ -106,7 +154,9 @@ func (a apache) writeHead(b []byte, resp *response, cs connState, now time.Time)
 	for _, h := range resp.extra {
 		b = appendField(b, h.Name, h.Value)
 	}
-	b = appendField(b, "Content-Length", resp.contentLength())
+	if !resp.noLength {
+		b = appendField(b, "Content-Length", resp.contentLength())
+	}
 	switch {
 	case cs.closing:
 		b = appendField(b, "Connection", "close")
@@ -124,7 +174,11 @@ func (a apache) writeHead(b []byte, resp *response, cs connState, now time.Time)
 func (a apache) refuse(req *request) *requestError {
 	switch {
 	case req.BareLF:
-		return badRequest("line ended without CR (HttpProtocolOptions Strict)")
+		return &requestError{Status: 400, Reason: "line ended without CR (HttpProtocolOptions Strict)", InHeaders: true}
+	case a.recent && unknownCoding(req):
+		return &requestError{Status: 400, Reason: "unsupported transfer-coding", InHeaders: true}
+	case req.NoColon:
+		return &requestError{Status: 400, Reason: "header line without ':'", InHeaders: true}
 	case !req.Simple && req.Major == 1 && req.Minor >= 1 && req.Get("Host") == "":
 		return badRequest("HTTP/1.1 request without Host")
 	case req.Get("Expect") != "" && !strings.EqualFold(req.Get("Expect"), "100-continue"):
@@ -133,20 +187,45 @@ func (a apache) refuse(req *request) *requestError {
 	return nil
 }
 
+// unknownCoding reports whether Transfer-Encoding names anything but chunked.
+func unknownCoding(req *request) bool {
+	for _, v := range req.values("Transfer-Encoding") {
+		for c := range strings.SplitSeq(v, ",") {
+			if !strings.EqualFold(strings.TrimSpace(c), "chunked") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // coreMethod is default_handler: OPTIONS lists the methods, a method httpd
 // does not know gets 501, any other known method 405.
 func (a apache) coreMethod(req *request, info pageInfo) *response {
 	switch m := req.Method; {
 	case m == "GET" || m == "HEAD" || m == "POST":
 		return nil
+	case m == "OPTIONS" && req.Target == "*":
+		// The core answers OPTIONS * itself: no Allow, no Content-Type.
+		return &response{status: 200}
 	case m == "OPTIONS":
-		return &response{status: 200, contentType: "text/html", extra: []header{{"Allow", apacheAllow}}}
+		return &response{status: 200, contentType: "text/html", extra: []header{{"Allow", a.allow}}}
+	case m == "TRACE":
+		// TraceEnable Off: 405 with an empty Allow.
+		resp := a.errorPage(405, info)
+		resp.extra = []header{{"Allow", ""}}
+		return resp
 	case !apacheMethods[m]:
 		return a.errorPage(501, info)
 	default:
 		return a.errorPage(405, info)
 	}
 }
+
+// staticPOST: default_handler serves a file to a POST as to a GET.
+func (apache) staticPOST(pageInfo) *response { return nil }
+
+func (apache) readError(rerr *requestError) *requestError { return rerr }
 
 func (apache) bodyLimit() int64                { return maxBodyRead }
 func (apache) maxRequests() int                { return 100 }

@@ -41,12 +41,17 @@ func installTime(p *persona.Persona) time.Time {
 func defaultPage(app string, p *persona.Persona, banner string) *staticPage {
 	page := &staticPage{paths: []string{"/", "/index.html"}, mtime: installTime(p)}
 	if app == "nginx_default" || (app == "none" && strings.HasPrefix(strings.ToLower(banner), "nginx")) {
-		page.paths = append(page.paths, "/index.nginx-debian.html")
+		// Debian's nginx package installs only index.nginx-debian.html.
+		page.paths = []string{"/", "/index.nginx-debian.html"}
 		page.body = []byte(nginxWelcome)
 		return page
 	}
+	// The page names the distribution the Server header names, else the
+	// persona's.
 	dist := "Debian"
-	if strings.Contains(banner, "Ubuntu") || p.Distro.ID == "ubuntu" {
+	switch {
+	case strings.Contains(banner, "(Debian)"):
+	case strings.Contains(banner, "(Ubuntu)") || p.Distro.ID == "ubuntu":
 		dist = "Ubuntu"
 	}
 	page.body = []byte(strings.ReplaceAll(apacheWelcome, "{{DIST}}", dist))

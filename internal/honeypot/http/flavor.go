@@ -22,6 +22,11 @@ type flavor interface {
 	// coreMethod answers a method other than GET, HEAD and POST the way the
 	// server core does, before any page sees it; nil for those three.
 	coreMethod(req *request, info pageInfo) *response
+	// staticPOST answers a POST to a static file; nil serves the file.
+	staticPOST(info pageInfo) *response
+	// readError turns an error found while reading a request into the one
+	// the server answers with.
+	readError(rerr *requestError) *requestError
 	// bodyLimit is the largest body accepted; above it the server answers 413.
 	bodyLimit() int64
 	maxRequests() int                // requests served on one connection
@@ -47,12 +52,13 @@ type connState struct {
 }
 
 // newFlavor picks the flavor from a Server header: nginx for "nginx…",
-// Apache httpd otherwise.
-func newFlavor(banner, defaultHost string) flavor {
+// Apache httpd otherwise. seed picks what a real server picks at random
+// when it starts (Apache's Allow order), fixed per decky.
+func newFlavor(banner, defaultHost string, seed int) flavor {
 	if strings.HasPrefix(strings.ToLower(banner), "nginx") {
 		return nginx{banner: banner}
 	}
-	return apache{banner: banner, defaultHost: defaultHost}
+	return apache{banner: banner, defaultHost: defaultHost, allow: apacheAllow(seed), recent: isRecentApache(banner)}
 }
 
 // httpDate formats t as an HTTP date (IMF-fixdate).

@@ -84,6 +84,8 @@ func (n nginx) refuse(req *request) *requestError {
 		}
 	}
 	switch {
+	case req.Target == "*": // nginx takes no asterisk-form, even for OPTIONS
+		return badRequest("invalid request target")
 	case req.Major > 1:
 		return &requestError{Status: 505, Reason: "unsupported HTTP version"}
 	case !req.Simple && req.Minor >= 1 && req.Get("Host") == "":
@@ -102,6 +104,18 @@ func (n nginx) coreMethod(req *request, info pageInfo) *response {
 		return nil
 	}
 	return n.errorPage(405, info)
+}
+
+// staticPOST: the static module takes no POST.
+func (n nginx) staticPOST(info pageInfo) *response { return n.errorPage(405, info) }
+
+// readError: nginx's request-line parser gives up with 505 as soon as the
+// major version exceeds 1 ("HTTP/1337"), before judging the rest.
+func (nginx) readError(rerr *requestError) *requestError {
+	if rerr.MajorAbove1 {
+		return &requestError{Status: 505, Reason: "unsupported HTTP version"}
+	}
+	return rerr
 }
 
 func (nginx) bodyLimit() int64                { return 1 << 20 }

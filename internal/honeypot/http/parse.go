@@ -39,6 +39,9 @@ type request struct {
 	Headers []header // wire order, names as sent
 	// BareLF is set when a line ended in LF alone rather than CRLF.
 	BareLF bool
+	// NoColon is set when a header line had no ':'; it was kept as a field
+	// with an empty value (nginx's reading), for the flavor to refuse.
+	NoColon bool
 	// Body holds up to maxBodyKept bytes; BodySize counts every byte read.
 	Body     []byte
 	BodySize int64
@@ -52,11 +55,39 @@ type requestError struct {
 	// FieldTooLarge marks a header that exceeds the server's limit; nginx and
 	// Apache word that error page differently from a plain 400.
 	FieldTooLarge bool
+	// InHeaders marks an error found while reading the header section,
+	// before the server took the host name from Host.
+	InHeaders bool
+	// MajorAbove1 marks a malformed protocol whose major version digits
+	// already exceed 1 ("HTTP/1337"): nginx stops there with 505.
+	MajorAbove1 bool
+}
+
+// majorAbove1 reports whether the digits after "HTTP/" make a major
+// version above 1 before anything else is read, as nginx's parser sees it.
+func majorAbove1(proto string) bool {
+	rest, ok := strings.CutPrefix(proto, "HTTP/")
+	if !ok || rest == "" || rest[0] < '1' || rest[0] > '9' {
+		return false
+	}
+	major := 0
+	for i := 0; i < len(rest) && isDigit(rest[i]); i++ {
+		if major = major*10 + int(rest[i]-'0'); major > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *requestError) Error() string { return strconv.Itoa(e.Status) + " " + e.Reason }
 
 func badRequest(reason string) *requestError { return &requestError{Status: 400, Reason: reason} }
+
+// headerError is a 400 for a fault the server finds while it reads the
+// header section.
+func headerError(reason string) *requestError {
+	return &requestError{Status: 400, Reason: reason, InHeaders: true}
+}
 
 // errLineTooLong is returned by readLine when a line exceeds its bound.
 var errLineTooLong = errors.New("line too long")
@@ -172,7 +203,12 @@ func readHead(br *bufio.Reader) (*request, error) {
 	if req.Simple {
 		return req, nil
 	}
-	return req, req.readFields(br)
+	err = req.readFields(br)
+	var rerr *requestError
+	if errors.As(err, &rerr) {
+		rerr.InHeaders = true
+	}
+	return req, err
 }
 
 // parseRequestLine splits "METHOD target HTTP/x.y" the strict way both
@@ -208,7 +244,7 @@ func (r *request) parseRequestLine(line []byte) error {
 	default:
 		p := r.Proto
 		if len(p) != 8 || !strings.HasPrefix(p, "HTTP/") || !isDigit(p[5]) || p[6] != '.' || !isDigit(p[7]) || p[5] == '0' {
-			return badRequest("unrecognized protocol")
+			return &requestError{Status: 400, Reason: "unrecognized protocol", MajorAbove1: majorAbove1(p)}
 		}
 		r.Major, r.Minor = int(p[5]-'0'), int(p[7]-'0')
 	}
@@ -255,9 +291,7 @@ func (r *request) readFields(br *bufio.Reader) error {
 			return badRequest("too many header fields")
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			return badRequest("header line without ':'")
-		}
+		r.NoColon = r.NoColon || !ok
 		if !isToken(string(name)) {
 			return badRequest("invalid header name")
 		}
@@ -278,11 +312,11 @@ func (r *request) bodyLength() (chunked bool, length int64, err error) {
 		codings := strings.Split(strings.Join(te, ","), ",")
 		for _, c := range codings {
 			if !strings.EqualFold(strings.TrimSpace(c), "chunked") {
-				return false, 0, &requestError{Status: 501, Reason: "unsupported transfer-coding " + strconv.Quote(strings.TrimSpace(c))}
+				return false, 0, &requestError{Status: 501, Reason: "unsupported transfer-coding " + strconv.Quote(strings.TrimSpace(c)), InHeaders: true}
 			}
 		}
 		if len(codings) != 1 {
-			return false, 0, badRequest("chunked applied more than once")
+			return false, 0, headerError("chunked applied more than once")
 		}
 		return true, -1, nil
 	}
@@ -292,12 +326,12 @@ func (r *request) bodyLength() (chunked bool, length int64, err error) {
 	}
 	for _, v := range cls {
 		if v != cls[0] {
-			return false, 0, badRequest("conflicting Content-Length")
+			return false, 0, headerError("conflicting Content-Length")
 		}
 	}
 	n, err := strconv.ParseInt(cls[0], 10, 64)
 	if err != nil || n < 0 || !allDigits(cls[0]) {
-		return false, 0, badRequest("invalid Content-Length")
+		return false, 0, headerError("invalid Content-Length")
 	}
 	return false, n, nil
 }

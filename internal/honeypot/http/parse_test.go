@@ -55,7 +55,8 @@ func TestParseRequest(t *testing.T) {
 		{name: "CONNECT authority", raw: "CONNECT example.com:443 HTTP/1.1\r\n\r\n", status: 400},
 		{name: "POST on 0.9", raw: "POST /\r\n", status: 400},
 		{name: "tls hello", raw: "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", status: 400},
-		{name: "header without colon", raw: "GET / HTTP/1.1\r\nHost: h\r\nBroken\r\n\r\n", status: 400},
+		// kept with an empty value (nginx); the apache flavor refuses it
+		{name: "header without colon", raw: "GET / HTTP/1.1\r\nHost: h\r\nBroken\r\n\r\n", method: "GET", target: "/", proto: "HTTP/1.1", headers: []string{"Host", "Broken"}},
 		{name: "space before colon", raw: "GET / HTTP/1.1\r\nHost : h\r\n\r\n", status: 400},
 		{name: "fold before any header", raw: "GET / HTTP/1.1\r\n x\r\n\r\n", status: 400},
 		{name: "request line too long", raw: "GET /" + strings.Repeat("a", maxRequestLine) + " HTTP/1.1\r\n\r\n", status: 414},

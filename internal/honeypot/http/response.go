@@ -17,6 +17,9 @@ type response struct {
 	body  []byte
 	// close ends the connection after this response whatever the client asked.
 	close bool
+	// noLength leaves out Content-Length: httpd's answer to HEAD with an
+	// error page it never generates.
+	noLength bool
 }
 
 // write sends resp for req on w: headers only for HEAD, the bare body for

@@ -70,7 +70,7 @@ func (s *server) exchange(c *honeypot.Conn, br *bufio.Reader, bw *bufio.Writer, 
 	if err != nil {
 		return s.fail(c, bw, req, err)
 	}
-	info := s.pageInfo(c, req, false)
+	info := s.pageInfo(req, nil)
 	form := formValues(req)
 	resp := s.flavor.coreMethod(req, info)
 	if resp == nil {
@@ -94,7 +94,8 @@ func (s *server) fail(c *honeypot.Conn, bw *bufio.Writer, req *request, err erro
 		c.Emit(requestEvent(c, req, nil, 0, "incomplete request: "+err.Error()))
 		return false
 	}
-	resp := s.flavor.errorPage(rerr.Status, s.pageInfo(c, req, rerr.FieldTooLarge))
+	rerr = s.flavor.readError(rerr)
+	resp := s.flavor.errorPage(rerr.Status, s.pageInfo(req, rerr))
 	head := *req
 	head.Simple = false // errors always go out with a status line
 	write(bw, s.flavor, &head, resp, connState{closing: true})
@@ -123,10 +124,18 @@ func (s *server) readBody(req *request, br *bufio.Reader, bw *bufio.Writer) erro
 
 // pageInfo is what error pages say about this request: the host and port
 // it asked for (Apache's signature line), else the server's own name.
-func (s *server) pageInfo(c *honeypot.Conn, req *request, fieldTooLarge bool) pageInfo {
-	info := pageInfo{Method: req.Method, Host: s.defaultHost, Port: int(c.Dst.Port()), FieldTooLarge: fieldTooLarge,
-		Expect: req.Get("Expect")}
-	if host := req.Get("Host"); host != "" && !fieldTooLarge {
+// rerr is the error being answered, nil for none.
+func (s *server) pageInfo(req *request, rerr *requestError) pageInfo {
+	// Without a port in Host, httpd names the scheme's default port, not
+	// the one it listens on.
+	info := pageInfo{Method: req.Method, Host: s.defaultHost, Port: 80, Expect: req.Get("Expect")}
+	if rerr != nil {
+		info.FieldTooLarge = rerr.FieldTooLarge
+		if rerr.InHeaders || rerr.FieldTooLarge {
+			return info // the server had not taken the host from Host yet
+		}
+	}
+	if host := req.Get("Host"); host != "" {
 		name, port := splitHostPort(host)
 		info.Host = name
 		if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 {

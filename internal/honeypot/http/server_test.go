@@ -236,15 +236,22 @@ func TestFormPostCaptured(t *testing.T) {
 }
 
 func TestMalformedGetsServerPage(t *testing.T) {
-	probes := []struct{ name, req, reason string }{
-		{"bad version", "GET / HTTP/1337\r\n\r\n", "unrecognized protocol"},
-		{"tls hello", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", "control character in request line"},
-		{"header without colon", "GET / HTTP/1.1\r\nHost: x\r\nBroken\r\n\r\n", "header line without ':'"},
-		{"missing host", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 request without Host"},
+	probes := []struct{ name, req, reason, only string }{
+		{"bad version", "GET / HTTP/1.x\r\n\r\n", "unrecognized protocol", ""},
+		{"tls hello", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", "control character in request line", ""},
+		// nginx keeps such a line as a field with an empty value
+		{"header without colon", "GET / HTTP/1.1\r\nHost: x\r\nBroken\r\n\r\n", "header line without ':'", "apache"},
+		{"missing host", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 request without Host", ""},
 	}
 	for _, fl := range flavors {
 		addr, rec := start(t, map[string]string{"server_header": fl.banner})
-		for i, pr := range probes {
+		seen := 0
+		for _, pr := range probes {
+			if pr.only != "" && pr.only != fl.name {
+				continue
+			}
+			seen++
+			i := seen - 1
 			t.Run(fl.name+"/"+pr.name, func(t *testing.T) {
 				out := raw(t, addr, pr.req)
 				status, headers, body := splitResponse(t, out)

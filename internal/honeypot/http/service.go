@@ -107,7 +107,8 @@ func (svc Service) newServer(env honeypot.Env) (*server, error) {
 		st.static = defaultPage(app, p, banner)
 	}
 	host := defaultServerName(p)
-	return &server{flavor: newFlavor(banner, host), site: st, defaultHost: host}, nil
+	seed := p.Rand("http-server-start").IntN(1 << 16)
+	return &server{flavor: newFlavor(banner, host, seed), site: st, defaultHost: host}, nil
 }
 
 // defaultServerName is the name httpd reports when no ServerName is set: on

@@ -34,8 +34,10 @@ func (s *site) serve(req *request, form url.Values, f flavor, info pageInfo) *re
 			body:        s.login.render(path, user, req.Method == "POST"),
 		}
 	case s.static != nil && slices.Contains(s.static.paths, path):
-		if req.Method == "POST" { // a static file takes no POST on either server
-			return f.errorPage(405, info)
+		if req.Method == "POST" {
+			if resp := f.staticPOST(info); resp != nil {
+				return resp
+			}
 		}
 		resp := s.static.response(f)
 		resp.status = s.status

@@ -18,15 +18,16 @@ import (
 //   - MACs: umac-64(-etm), umac-128(-etm) and hmac-sha1-etm are not
 //     implemented; left out.
 //   - Compression: only "none" (OpenSSH offers "none,zlib@openssh.com").
-//   - Host key algorithms: x/crypto always lists rsa-sha2-256 before
-//     rsa-sha2-512 (OpenSSH: 512 first); the key order (rsa, ecdsa, ed25519)
-//     is OpenSSH's.
 //   - After KEX, x/crypto's EXT_INFO lists its own server-sig-algs and
 //     ping@openssh.com (OpenSSH ≥ 9.2 only); the auth methods are listed as
 //     "password,publickey,keyboard-interactive" (OpenSSH: publickey first);
 //     the auth-failure disconnect text is x/crypto's lower-case "too many
 //     authentication failures". All of it is encrypted, so only a client
 //     that completes KEX can see it.
+//
+// The host key algorithms do follow OpenSSH ("rsa-sha2-512,rsa-sha2-256",
+// see hostKeys.addTo), and so does the cleartext framing (see openSSHWire).
+// compare_test.go checks all of it against the installed sshd.
 type algorithms struct {
 	kex     []string
 	ciphers []string
