@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/store"
 	"github.com/decnet-go/decnet/internal/testkit/gate"
 )
@@ -36,7 +36,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")
-	natsAddr := freeAddr(t)
+	natsAddr := hptest.FreeAddr(t)
 
 	proc := startUp(t, bin, data, natsAddr)
 	js := connect(t, natsAddr)
@@ -181,16 +181,6 @@ func openStore(t *testing.T, data string) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func waitFor(t *testing.T, d time.Duration, cond func() bool) {

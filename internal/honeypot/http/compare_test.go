@@ -18,34 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/testkit/gate"
 )
-
-// daemon finds a server binary on PATH or in /usr/sbin, where Debian
-// installs it (often not on a user's PATH), or skips (fails) the test.
-func daemon(t *testing.T, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	p := filepath.Join("/usr/sbin", name)
-	if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-		return p
-	}
-	gate.Missing(t, name+" is not installed (Debian package "+pkg+"; .ci/run installs it)")
-	return ""
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // docroot makes a document root with the page the service serves at "/",
 // readable by the unprivileged worker user the daemons switch to.
@@ -115,9 +90,9 @@ var debianApacheModules = []string{
 // settings (apache2.conf, security.conf, 000-default) on a loopback port.
 func startApache(t *testing.T, serverName string) string {
 	t.Helper()
-	bin := daemon(t, "apache2", "apache2")
+	bin := gate.Tool(t, "apache2")
 	dir, www := docroot(t, "index.html")
-	addr := freeAddr(t)
+	addr := hptest.FreeAddr(t)
 	var conf strings.Builder
 	for _, m := range debianApacheModules {
 		fmt.Fprintf(&conf, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
@@ -169,11 +144,11 @@ DocumentRoot %[4]s
 // and default site on a loopback port.
 func startNginx(t *testing.T) string {
 	t.Helper()
-	bin := daemon(t, "nginx", "nginx")
+	bin := gate.Tool(t, "nginx")
 	dir, www := docroot(t, "index.nginx-debian.html")
 	os.WriteFile(filepath.Join(www, "index.nginx-debian.html"), []byte(nginxWelcome), 0o644)
 	os.Remove(filepath.Join(www, "index.html"))
-	addr := freeAddr(t)
+	addr := hptest.FreeAddr(t)
 	conf := fmt.Sprintf(`worker_processes 1;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log;

@@ -13,57 +13,24 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/persona"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// recorder collects the events a service emits.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
+type recorder = hptest.Recorder
 
-func (r *recorder) emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-// requests waits until n request events arrived and returns them.
-func (r *recorder) requests(t *testing.T, n int) []event.Event {
+// lastRequest waits for n request events and returns the last one.
+func lastRequest(t *testing.T, rec *recorder, n int) event.Event {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r.mu.Lock()
-		var out []event.Event
-		for _, e := range r.events {
-			if e.Type == event.TypeRequest {
-				out = append(out, e)
-			}
-		}
-		r.mu.Unlock()
-		if len(out) >= n {
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d request events, want %d", len(out), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// last returns the latest request event once n have arrived.
-func (r *recorder) last(t *testing.T, n int) event.Event {
-	t.Helper()
-	evs := r.requests(t, n)
+	evs := rec.WaitFor(t, event.TypeRequest, n)
 	return evs[len(evs)-1]
 }
 
@@ -82,7 +49,7 @@ func start(t testing.TB, cfg map[string]string) (addr string, rec *recorder) {
 		Decky:   decky.Identity{Name: "decky-test"},
 		Persona: testPersona(),
 		Config:  cfg,
-		Emit:    rec.emit,
+		Emit:    rec.Emit,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -100,12 +67,7 @@ func start(t testing.TB, cfg map[string]string) (addr string, rec *recorder) {
 // until it closed the connection.
 func raw(t *testing.T, addr, req string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := hptest.Dial(t, addr)
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +127,7 @@ func TestGetLoginPage(t *testing.T) {
 			t.Errorf("login page lacks %q", want)
 		}
 	}
-	e := rec.last(t, 1)
+	e := lastRequest(t, rec, 1)
 	if e.Fields["method"] != "GET" || e.Fields["path"] != "/" || e.Fields["status"] != 200 || e.Fields["version"] != "HTTP/1.1" {
 		t.Errorf("event fields %v", e.Fields)
 	}
@@ -200,7 +162,7 @@ func TestBasicAuthCaptured(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	c := rec.last(t, 1).Credential
+	c := lastRequest(t, rec, 1).Credential
 	if c == nil || c.Principal != "admin" || c.SecretPrintable != "hunter2" || c.SecretKind != "plaintext" || c.Outcome != "failure" {
 		t.Fatalf("credential %+v", c)
 	}
@@ -224,7 +186,7 @@ func TestFormPostCaptured(t *testing.T) {
 			if resp.StatusCode != 200 || !strings.Contains(string(body), tc.message) {
 				t.Errorf("status %d, body lacks %q", resp.StatusCode, tc.message)
 			}
-			e := rec.last(t, 1)
+			e := lastRequest(t, rec, 1)
 			if c := e.Credential; c == nil || c.Principal != tc.user || c.SecretPrintable != tc.pass {
 				t.Fatalf("credential %+v", c)
 			}
@@ -270,7 +232,7 @@ func TestMalformedGetsServerPage(t *testing.T) {
 				if headerValue(headers, "Content-Length") != itoa(len(body)) {
 					t.Errorf("Content-Length %s for %d bytes", headerValue(headers, "Content-Length"), len(body))
 				}
-				e := rec.last(t, i+1)
+				e := lastRequest(t, rec, i+1)
 				if e.Fields["error"] != pr.reason || e.Fields["status"] != 400 {
 					t.Errorf("event fields %v", e.Fields)
 				}
@@ -340,12 +302,7 @@ func TestWireGolden(t *testing.T) {
 
 func TestKeepAlive(t *testing.T) {
 	addr, rec := start(t, map[string]string{"server_header": "Apache/2.4.62 (Debian)"})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := hptest.Dial(t, addr)
 	br := bufio.NewReader(c)
 	for i, path := range []string{"/", "/nope", "/login"} {
 		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n")
@@ -359,7 +316,7 @@ func TestKeepAlive(t *testing.T) {
 			t.Errorf("request %d: Keep-Alive %q, want %q", i, resp.Header.Get("Keep-Alive"), want)
 		}
 	}
-	if evs := rec.requests(t, 3); evs[0].Session != evs[2].Session {
+	if evs := rec.WaitFor(t, event.TypeRequest, 3); evs[0].Session != evs[2].Session {
 		t.Error("requests of one connection carry different sessions")
 	}
 }
@@ -367,15 +324,13 @@ func TestKeepAlive(t *testing.T) {
 func TestConnectDisconnect(t *testing.T) {
 	addr, rec := start(t, nil)
 	raw(t, addr, "GET / HTTP/1.0\r\n\r\n")
-	rec.requests(t, 1)
+	rec.WaitFor(t, event.TypeRequest, 1)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		rec.mu.Lock()
 		types := []string{}
-		for _, e := range rec.events {
+		for _, e := range rec.Events() {
 			types = append(types, e.Type)
 		}
-		rec.mu.Unlock()
 		if strings.Join(types, ",") == "connect,request,disconnect" {
 			return
 		}
@@ -408,7 +363,7 @@ func TestIncompleteRequestEvent(t *testing.T) {
 	if out := raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n"); out != "" {
 		t.Errorf("answered a cut request: %q", out)
 	}
-	if e := rec.last(t, 1); !strings.HasPrefix(e.Fields["error"].(string), "incomplete request") {
+	if e := lastRequest(t, rec, 1); !strings.HasPrefix(e.Fields["error"].(string), "incomplete request") {
 		t.Errorf("event %v", e.Fields)
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -46,12 +46,7 @@ func TestServerKexInit(t *testing.T) {
 // with the same parser the service uses on clients.
 func serverHello(t *testing.T, addr string) clientHello {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := hptest.Dial(t, addr)
 	c.Write([]byte("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"))
 	var buf []byte
 	chunk := make([]byte, 4096)

@@ -24,44 +24,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/testkit/gate"
 )
-
-// daemon finds a server binary on PATH or in /usr/sbin, where Debian
-// installs it (often not on a user's PATH), or skips (fails) the test.
-func daemon(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if p := filepath.Join("/usr/sbin", name); isExecutable(p) {
-		return p
-	}
-	gate.Missing(t, name+" is not installed (Debian package openssh-server; .ci/run installs it)")
-	return ""
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // startSSHD runs the real sshd on a loopback port with throwaway host keys
 // and Debian's stock authentication settings, until the test ends.
 func startSSHD(t *testing.T) string {
 	t.Helper()
-	sshd := daemon(t, "sshd")
+	sshd := gate.Tool(t, "sshd")
 	keygen := gate.Tool(t, "ssh-keygen")
 	// sshd refuses to start without its privilege separation directory,
 	// which systemd-tmpfiles creates on a booted system.
@@ -88,7 +59,7 @@ func startSSHD(t *testing.T) string {
 	if err := os.WriteFile(cfg, []byte(conf.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := freePort(hptest.FreeAddr(t))
 	var logs bytes.Buffer
 	cmd := exec.Command(sshd, "-D", "-e", "-f", cfg, "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -251,13 +222,8 @@ func parseKexInit(payload []byte) (kexInit, error) {
 // x/crypto send without waiting for the client's.
 func serverKexInit(t *testing.T, addr string) (banner string, p packet) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	banner, err = bufioLine(c)
+	c := hptest.Dial(t, addr)
+	banner, err := bufioLine(c)
 	if err != nil {
 		t.Fatalf("%s: banner: %v", addr, err)
 	}
@@ -362,12 +328,7 @@ func TestCompareKexPackets(t *testing.T) {
 // cleartext packets: KEXINIT, KEX_ECDH_REPLY, NEWKEYS.
 func rawKex(t *testing.T, addr string) []packet {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := hptest.Dial(t, addr)
 	if _, err := bufioLine(c); err != nil {
 		t.Fatal(err)
 	}
@@ -574,4 +535,11 @@ func TestCompareAuthMethods(t *testing.T) {
 	default:
 		t.Errorf("methods after none: ours %s, sshd %s", ours, real)
 	}
+}
+
+// freePort is the port of a free loopback address.
+func freePort(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }

@@ -4,27 +4,14 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-)
 
-// requireTools skips the test when a program is missing, or fails it when
-// DECNET_REQUIRE_ALL=1 says every gated test must run.
-func requireTools(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("DECNET_REQUIRE_ALL") == "1" {
-				t.Fatalf("%s is not on PATH and DECNET_REQUIRE_ALL=1", n)
-			}
-			t.Skipf("%s is not on PATH", n)
-		}
-	}
-}
+	"github.com/decnet-go/decnet/internal/testkit/gate"
+)
 
 // openSSH runs the real OpenSSH client against srv through sshpass.
 func openSSH(t *testing.T, srv *testServer, stdin string, args ...string) (stdout, stderr string) {
@@ -48,7 +35,8 @@ func openSSH(t *testing.T, srv *testServer, stdin string, args ...string) (stdou
 var remoteVersion = regexp.MustCompile(`Remote protocol version 2\.0, remote software version (\S+.*)`)
 
 func TestOpenSSHClientExec(t *testing.T) {
-	requireTools(t, "ssh", "sshpass")
+	gate.Tool(t, "ssh")
+	gate.Tool(t, "sshpass")
 	srv := startServer(t, sharedKeys, nil)
 	out, stderr := openSSH(t, srv, "", "-v", "root@127.0.0.1", "uname -a; cat /etc/passwd")
 	passwd, _ := newFileSystem(srv.persona).get("/etc/passwd")
@@ -65,17 +53,18 @@ func TestOpenSSHClientExec(t *testing.T) {
 	if strings.Contains(stderr, "SSH-2.0-Go") {
 		t.Errorf("ssh -v output mentions SSH-2.0-Go:\n%s", stderr)
 	}
-	if e := srv.rec.waitFor(t, "command", 1)[0]; e.Fields["command"] != "uname -a; cat /etc/passwd" {
+	if e := srv.rec.WaitFor(t, "command", 1)[0]; e.Fields["command"] != "uname -a; cat /etc/passwd" {
 		t.Errorf("command event %v", e.Fields)
 	}
-	login := srv.rec.waitFor(t, "login_attempt", 1)[0]
+	login := srv.rec.WaitFor(t, "login_attempt", 1)[0]
 	if login.Credential.Outcome != "success" || !strings.HasPrefix(login.Fields["client_version"].(string), "SSH-2.0-OpenSSH_") {
 		t.Errorf("login event %v %+v", login.Fields, login.Credential)
 	}
 }
 
 func TestOpenSSHClientInteractive(t *testing.T) {
-	requireTools(t, "ssh", "sshpass")
+	gate.Tool(t, "ssh")
+	gate.Tool(t, "sshpass")
 	srv := startServer(t, sharedKeys, nil)
 	script := "cd /tmp\necho hello > f; cat f\nnosuch\nexit 0\n"
 	out, _ := openSSH(t, srv, script, "-tt", "root@127.0.0.1")
@@ -91,7 +80,7 @@ func TestOpenSSHClientInteractive(t *testing.T) {
 			t.Errorf("transcript lacks %q:\n%q", want, out)
 		}
 	}
-	cmds := srv.rec.waitFor(t, "command", 4)
+	cmds := srv.rec.WaitFor(t, "command", 4)
 	if cmds[1].Fields["command"] != "echo hello > f; cat f" || cmds[1].Fields["cwd"] != "/tmp" {
 		t.Errorf("second command event %v", cmds[1].Fields)
 	}

@@ -346,17 +346,9 @@ func (p *parser) word() (word, error) {
 				return w, err
 			}
 		case c == '$' || c == '`':
-			pt, ok, err := p.expansion()
-			if err != nil {
+			if err := p.expandAt(&w, &lit, flush, c); err != nil {
 				return w, err
 			}
-			if !ok {
-				lit.WriteByte(c)
-				p.i++
-				continue
-			}
-			flush()
-			w.parts = append(w.parts, pt)
 		default:
 			lit.WriteByte(c)
 			p.i++
@@ -364,6 +356,23 @@ func (p *parser) word() (word, error) {
 	}
 	flush()
 	return w, nil
+}
+
+// expandAt reads the expansion ($VAR, ${…}, $(…), `…`) at p.i into w, or
+// takes c literally when none starts there.
+func (p *parser) expandAt(w *word, lit *strings.Builder, flush func(), c byte) error {
+	pt, ok, err := p.expansion()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		lit.WriteByte(c)
+		p.i++
+		return nil
+	}
+	flush()
+	w.parts = append(w.parts, pt)
+	return nil
 }
 
 // doubleQuoted reads up to the closing quote; p.i is after the opening one.
@@ -385,17 +394,9 @@ func (p *parser) doubleQuoted(w *word, lit *strings.Builder, flush func()) error
 			lit.WriteByte(c)
 			p.i++
 		case '$', '`':
-			pt, ok, err := p.expansion()
-			if err != nil {
+			if err := p.expandAt(w, lit, flush, c); err != nil {
 				return err
 			}
-			if !ok {
-				lit.WriteByte(c)
-				p.i++
-				continue
-			}
-			flush()
-			w.parts = append(w.parts, pt)
 		default:
 			lit.WriteByte(c)
 			p.i++

@@ -17,6 +17,7 @@ import (
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/persona"
 )
 
@@ -39,45 +40,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// recorder collects emitted events.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *recorder) ofType(typ string) []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []event.Event
-	for _, e := range r.events {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// waitFor waits until n events of typ were emitted and returns them.
-func (r *recorder) waitFor(t *testing.T, typ string, n int) []event.Event {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := r.ofType(typ)
-		if len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d %q events, want %d", len(got), typ, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+type recorder = hptest.Recorder
 
 // testServer is a running ssh service on a loopback port.
 type testServer struct {
@@ -102,7 +65,7 @@ func startServer(t testing.TB, stateDir string, cfg map[string]string) *testServ
 		Persona:  testPersona,
 		Config:   cfg,
 		StateDir: stateDir,
-		Emit:     rec.emit,
+		Emit:     rec.Emit,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -252,7 +215,7 @@ func TestLoginExecAndShell(t *testing.T) {
 	}
 
 	// events
-	logins := srv.rec.waitFor(t, event.TypeLoginAttempt, 2)
+	logins := srv.rec.WaitFor(t, event.TypeLoginAttempt, 2)
 	var outcomes []string
 	for _, e := range logins {
 		if e.Credential == nil || e.Fields["username"] != "root" || e.Fields["method"] != "password" ||
@@ -268,7 +231,7 @@ func TestLoginExecAndShell(t *testing.T) {
 	if strings.Join(outcomes, ",") != "failure,success" {
 		t.Errorf("login outcomes %v, want failure then success", outcomes)
 	}
-	cmds := srv.rec.waitFor(t, event.TypeCommand, 4)
+	cmds := srv.rec.WaitFor(t, event.TypeCommand, 4)
 	wantCmds := []struct{ command, cwd string }{
 		{"uname -a; cat /etc/passwd", "/root"}, {"nosuchtool", "/root"}, {"cd /tmp", "/root"}, {"exit", "/tmp"},
 	}
@@ -284,14 +247,14 @@ func TestLoginExecAndShell(t *testing.T) {
 			t.Errorf("command event invalid: %v", err)
 		}
 	}
-	hs := srv.rec.waitFor(t, typeHandshake, 2)
+	hs := srv.rec.WaitFor(t, typeHandshake, 2)
 	if h, _ := hs[0].Fields["hassh"].(string); len(h) != 32 {
 		t.Errorf("handshake event %v, want a HASSH", hs[0].Fields)
 	}
-	srv.rec.waitFor(t, event.TypeConnect, 2)
+	srv.rec.WaitFor(t, event.TypeConnect, 2)
 	cl.Close()
 	srv.stop()
-	if n := len(srv.rec.ofType(event.TypeDisconnect)); n != 2 {
+	if n := len(srv.rec.OfType(event.TypeDisconnect)); n != 2 {
 		t.Errorf("%d disconnect events, want 2", n)
 	}
 }
@@ -324,11 +287,11 @@ func TestKeyboardInteractiveAndPubkey(t *testing.T) {
 	if len(prompts) != 1 || prompts[0] != "Password: " {
 		t.Errorf("prompts %q, want [\"Password: \"]", prompts)
 	}
-	e := srv.rec.waitFor(t, event.TypeLoginAttempt, 1)[0]
+	e := srv.rec.WaitFor(t, event.TypeLoginAttempt, 1)[0]
 	if e.Fields["method"] != "keyboard-interactive" || e.Credential.Outcome != event.OutcomeSuccess {
 		t.Errorf("login event %v %+v", e.Fields, e.Credential)
 	}
-	pk := srv.rec.waitFor(t, typePubkeyOffered, 1)[0]
+	pk := srv.rec.WaitFor(t, typePubkeyOffered, 1)[0]
 	if pk.Fields["fingerprint"] != ssh.FingerprintSHA256(signer.PublicKey()) || pk.Fields["key_type"] != "ssh-ed25519" || pk.Credential != nil {
 		t.Errorf("pubkey event %v", pk.Fields)
 	}
@@ -428,7 +391,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdin.Write([]byte("ls -la /\r"))
-	srv.rec.waitFor(t, event.TypeCommand, 1)
+	srv.rec.WaitFor(t, event.TypeCommand, 1)
 	cl.Close() // no exit, no EOF: the connection just goes away
 	srv.stop()
 	deadline := time.Now().Add(5 * time.Second)

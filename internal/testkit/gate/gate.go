@@ -7,6 +7,7 @@ package gate
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -22,12 +23,20 @@ func Missing(t testing.TB, reason string) {
 	t.Skip(reason)
 }
 
-// Tool returns the path of an executable on PATH, or skips (fails) the test.
+// Tool returns the path of a program, or skips (fails) the test. It looks
+// on PATH, then in /usr/sbin and /sbin, where Debian installs daemons
+// (sshd, apache2, nginx) that are often not on a user's PATH.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		Missing(t, name+" is not installed (.ci/run installs it)")
+	if p, err := exec.LookPath(name); err == nil {
+		return p
 	}
-	return p
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	Missing(t, name+" is not installed (.ci/run installs it)")
+	return ""
 }

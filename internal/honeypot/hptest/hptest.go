@@ -1,0 +1,86 @@
+// Package hptest holds helpers for testing honeypot services, the way
+// net/http/httptest does for HTTP handlers.
+package hptest
+
+import (
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/decnet-go/decnet/internal/event"
+)
+
+// Recorder collects the events a service emits; its Emit is what a test
+// puts in honeypot.Env.Emit. It is safe for concurrent use.
+type Recorder struct {
+	mu     sync.Mutex
+	events []event.Event
+}
+
+// Emit records e.
+func (r *Recorder) Emit(e event.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+// Events returns every event so far, in emission order.
+func (r *Recorder) Events() []event.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]event.Event(nil), r.events...)
+}
+
+// OfType returns the events of one type so far.
+func (r *Recorder) OfType(typ string) []event.Event {
+	var out []event.Event
+	for _, e := range r.Events() {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// WaitFor waits up to 5 s until n events of typ were emitted, and returns
+// them; it fails the test otherwise.
+func (r *Recorder) WaitFor(t testing.TB, typ string, n int) []event.Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := r.OfType(typ)
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d %q events, want %d", len(got), typ, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Dial connects to addr with a 5 s deadline on the whole exchange; the
+// connection closes when the test ends.
+func Dial(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
+}
+
+// FreeAddr returns a loopback host:port that was free a moment ago, for
+// starting a real daemon on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
