@@ -21,6 +21,15 @@ type Decky struct {
 	IP       netip.Addr                   `json:"ip" yaml:"ip"`
 	Services []string                     `json:"services" yaml:"services"`
 	Config   map[string]map[string]string `json:"service_config,omitempty" yaml:"service_config,omitempty"`
+	// Archetype names the role the decky was built from (linux-server, …);
+	// informational once Services are set.
+	Archetype string `json:"archetype,omitempty" yaml:"archetype,omitempty"`
+	// Distro is the persona's distribution slug; empty lets the persona
+	// seed choose.
+	Distro string `json:"distro,omitempty" yaml:"distro,omitempty"`
+	// OSFamily is the network personality (nmap_os): linux, windows,
+	// windows_server, bsd, embedded or cisco; empty means linux.
+	OSFamily string `json:"nmap_os,omitempty" yaml:"nmap_os,omitempty"`
 }
 
 // Identity returns the service-facing identity of d.
