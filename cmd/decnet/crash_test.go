@@ -88,32 +88,48 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	// Start again: the pipeline resumes from the bus; then stop cleanly.
 	proc = startUp(t, bin, data, natsAddr)
 	st := openStore(t, data)
-	waitFor(t, 60*time.Second, func() bool {
-		_, total, err := st.Events(context.Background(), store.Page{Limit: 1, AttackerIP: "203.0.113.9"})
-		return err == nil && total >= len(want)
-	})
+	stored := func() int {
+		_, total, _ := st.Events(context.Background(), store.Page{Limit: 1, AttackerIP: "203.0.113.9"})
+		return total
+	}
+	if !poll(60*time.Second, func() bool { return stored() >= len(want) }) {
+		// Say where the missing events are: still on the bus, or gone.
+		js := connect(t, natsAddr)
+		if c, err := js.Consumer(context.Background(), "EVENTS", "ingest"); err == nil {
+			if info, err := c.Info(context.Background()); err == nil {
+				t.Logf("consumer after restart: pending %d, ack pending %d, redelivered %d, delivered %+v, ack floor %+v",
+					info.NumPending, info.NumAckPending, info.NumRedelivered, info.Delivered, info.AckFloor)
+			}
+		}
+		if s, err := js.Stream(context.Background(), "EVENTS"); err == nil {
+			if info, err := s.Info(context.Background()); err == nil {
+				t.Logf("stream after restart: %d messages, seq %d..%d", info.State.Msgs, info.State.FirstSeq, info.State.LastSeq)
+			}
+		}
+		t.Fatalf("after restart the store holds %d of the %d acknowledged events", stored(), len(want))
+	}
 	proc.Process.Signal(syscall.SIGTERM)
 	if err := proc.Wait(); err != nil {
 		t.Errorf("clean shutdown after restart: %v", err)
 	}
 
 	ctx := context.Background()
-	stored := map[string]int{}
+	byID := map[string]int{}
 	for off := 0; ; off += 1000 {
 		rows, _, err := st.Events(ctx, store.Page{Limit: 1000, Offset: off, AttackerIP: "203.0.113.9"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range rows {
-			stored[r.EventID]++
+			byID[r.EventID]++
 		}
 		if len(rows) < 1000 {
 			break
 		}
 	}
 	for _, id := range want {
-		if stored[id] != 1 {
-			t.Fatalf("acknowledged event %s stored %d times", id, stored[id])
+		if byID[id] != 1 {
+			t.Fatalf("acknowledged event %s stored %d times", id, byID[id])
 		}
 	}
 	// Exactly once in effect: the attacker profile counts each event once.
@@ -121,8 +137,8 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.EventCount != len(stored) || a.CredentialCount != len(stored) {
-		t.Errorf("attacker counts events %d / credentials %d, store holds %d events", a.EventCount, a.CredentialCount, len(stored))
+	if a.EventCount != len(byID) || a.CredentialCount != len(byID) {
+		t.Errorf("attacker counts events %d / credentials %d, store holds %d events", a.EventCount, a.CredentialCount, len(byID))
 	}
 }
 
@@ -185,11 +201,19 @@ func openStore(t *testing.T, data string) *store.Store {
 
 func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
+	if !poll(d, cond) {
+		t.Fatalf("condition not met within %v", d)
+	}
+}
+
+// poll checks cond every 20 ms until it holds (true) or d passes (false).
+func poll(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
+			return false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return true
 }
