@@ -106,7 +106,16 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 				t.Logf("stream after restart: %d messages, seq %d..%d", info.State.Msgs, info.State.FirstSeq, info.State.LastSeq)
 			}
 		}
-		t.Fatalf("after restart the store holds %d of the %d acknowledged events", stored(), len(want))
+		have := storedIDs(t, st)
+		missing := []int{}
+		for i, id := range want {
+			if have[id] == 0 {
+				missing = append(missing, i)
+			}
+		}
+		_, all, _ := st.Events(context.Background(), store.Page{Limit: 1})
+		t.Fatalf("after restart the store holds %d of the %d acknowledged events (%d events in all); missing (by publish order): %v",
+			stored(), len(want), all, missing)
 	}
 	proc.Process.Signal(syscall.SIGTERM)
 	if err := proc.Wait(); err != nil {
@@ -114,19 +123,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	byID := map[string]int{}
-	for off := 0; ; off += 1000 {
-		rows, _, err := st.Events(ctx, store.Page{Limit: 1000, Offset: off, AttackerIP: "203.0.113.9"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			byID[r.EventID]++
-		}
-		if len(rows) < 1000 {
-			break
-		}
-	}
+	byID := storedIDs(t, st)
 	for _, id := range want {
 		if byID[id] != 1 {
 			t.Fatalf("acknowledged event %s stored %d times", id, byID[id])
@@ -139,6 +136,24 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	}
 	if a.EventCount != len(byID) || a.CredentialCount != len(byID) {
 		t.Errorf("attacker counts events %d / credentials %d, store holds %d events", a.EventCount, a.CredentialCount, len(byID))
+	}
+}
+
+// storedIDs counts the stored events of the test's attacker by event id.
+func storedIDs(t *testing.T, st *store.Store) map[string]int {
+	t.Helper()
+	byID := map[string]int{}
+	for off := 0; ; off += 1000 {
+		rows, _, err := st.Events(context.Background(), store.Page{Limit: 1000, Offset: off, AttackerIP: "203.0.113.9"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			byID[r.EventID]++
+		}
+		if len(rows) < 1000 {
+			return byID
+		}
 	}
 }
 
