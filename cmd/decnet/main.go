@@ -40,6 +40,12 @@ served by a REST API.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(upCmd(), versionCmd())
+	// docker driver (issue 3): deploy, teardown, status and the in-container runtime.
+	root.AddCommand(deployCmd(), teardownCmd(), statusCmd(), deckyCmd())
+	// end docker driver
+	// fleet model (issue 3): the registries a fleet file draws from.
+	root.AddCommand(servicesCmd(), archetypesCmd(), distrosCmd(), familiesCmd())
+	// end fleet model
 	return root
 }
 

@@ -19,6 +19,7 @@ import (
 func upCmd() *cobra.Command {
 	var cfg node.Config
 	var logLevel string
+	var fleetFile string // fleet model (issue 3)
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run everything in one process: deckies, bus, pipeline and API",
@@ -35,7 +36,8 @@ once (set DECNET_ADMIN_PASSWORD to choose it). Data stays in --data-dir.`,
 		Example: `  decnet up
   decnet up --data-dir ./decnet-data --listen 127.0.0.1:9090
   sudo decnet up --port-offset 0           # real ports only, fail otherwise
-  decnet up --nats-listen 127.0.0.1:4222   # let other processes reach the bus`,
+  decnet up --nats-listen 127.0.0.1:4222   # let other processes reach the bus
+  decnet up --config fleet.ini             # deckies from a fleet file (loopback addresses)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel)
@@ -43,6 +45,13 @@ once (set DECNET_ADMIN_PASSWORD to choose it). Data stays in --data-dir.`,
 				return err
 			}
 			cfg.Log = log
+			// fleet model (issue 3): deckies from a fleet file.
+			if fleetFile != "" {
+				if cfg.Fleet, err = loadLocalFleet(fleetFile); err != nil {
+					return err
+				}
+			}
+			// end fleet model
 			cfg.Version = version
 			cfg.AdminPassword = os.Getenv("DECNET_ADMIN_PASSWORD")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -70,6 +79,7 @@ once (set DECNET_ADMIN_PASSWORD to choose it). Data stays in --data-dir.`,
 	f.StringVar(&cfg.NATSURL, "nats-url", "", "use this external NATS server instead of the embedded one")
 	f.StringVar(&cfg.NATSListen, "nats-listen", "", "open a TCP listener on the embedded NATS (host:port)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&fleetFile, "config", "", "fleet file (INI or YAML; see docs/fleet.md); its deckies must be on loopback") // fleet model (issue 3)
 	return cmd
 }
 

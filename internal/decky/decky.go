@@ -1,5 +1,8 @@
 // Package decky holds the decky model: a fake host with a name, an address
-// and the services it runs, and the default fleet `decnet up` starts with.
+// and the services it runs; the archetypes and OS families a decky is built
+// from; fleet files (DECNET's INI format, and YAML) resolved into deckies;
+// IP allocation; and the default fleet `decnet up` starts with. It says what
+// a fleet is, not how it runs: that is internal/engine.
 package decky
 
 import (
@@ -30,6 +33,9 @@ type Decky struct {
 	// OSFamily is the network personality (nmap_os): linux, windows,
 	// windows_server, bsd, embedded or cisco; empty means linux.
 	OSFamily string `json:"nmap_os,omitempty" yaml:"nmap_os,omitempty"`
+	// MutateInterval is how often, in minutes, the decky's services are
+	// rotated; 0 leaves it to the deployment's default.
+	MutateInterval int `json:"mutate_interval,omitempty" yaml:"mutate_interval,omitempty"`
 }
 
 // Identity returns the service-facing identity of d.
@@ -37,7 +43,7 @@ func (d Decky) Identity() Identity { return Identity{Name: d.Name, IP: d.IP} }
 
 // Validate checks the fields a decky cannot run without.
 func (d Decky) Validate() error {
-	if !event.ValidDeckyName(d.Name) {
+	if !validName(d.Name) {
 		return fmt.Errorf("decky name %q: use lower-case letters, digits and dashes (at most 63)", d.Name)
 	}
 	if !d.IP.IsValid() {
@@ -48,6 +54,10 @@ func (d Decky) Validate() error {
 	}
 	return nil
 }
+
+// validName reports whether a decky may be called name: lower-case
+// letters, digits and dashes, at most 63 (a DNS label and a NATS token).
+func validName(name string) bool { return event.ValidDeckyName(name) }
 
 // DefaultFleet is the fleet `decnet up` runs when none is configured: two
 // deckies on their own loopback addresses, each with ssh and http.

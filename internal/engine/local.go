@@ -79,9 +79,17 @@ func (l *Local) Start(ctx context.Context, fleet []decky.Decky) ([]Running, erro
 			}
 		}
 	}
+	personas := make([]*persona.Persona, len(fleet))
+	for i, d := range fleet {
+		p, err := persona.NewWithDistro(l.Secret, d.Name, d.Distro)
+		if err != nil {
+			return nil, fmt.Errorf("decky %s: %w", d.Name, err)
+		}
+		personas[i] = p
+	}
 	var out []Running
-	for _, d := range fleet {
-		r := Running{Decky: d, Persona: persona.New(l.Secret, d.Name)}
+	for i, d := range fleet {
+		r := Running{Decky: d, Persona: personas[i]}
 		for _, name := range d.Services {
 			svc, _ := l.Registry.New(name)
 			for _, p := range svc.Ports() {

@@ -119,19 +119,17 @@ func (p *Persona) group() string {
 
 func (p *Persona) osRelease() string {
 	d := p.Distro
-	s := fmt.Sprintf("PRETTY_NAME=%q\nNAME=%q\nVERSION_ID=%q\n", d.PrettyName, strings.SplitN(d.PrettyName, " ", 2)[0], d.VersionID)
+	s := fmt.Sprintf("PRETTY_NAME=%q\nNAME=%q\n", d.PrettyName, d.Name)
+	if d.VersionID != "" {
+		s += fmt.Sprintf("VERSION_ID=%q\n", d.VersionID)
+	}
 	if d.Codename != "" {
 		s += "VERSION_CODENAME=" + d.Codename + "\n"
 	}
 	return s + "ID=" + d.ID + "\n"
 }
 
-func (p *Persona) buildHost() string {
-	if p.Distro.ID == "ubuntu" {
-		return "buildd@lcy02-amd64-017"
-	}
-	return "debian-kernel@lists.debian.org"
-}
+func (p *Persona) buildHost() string { return p.Distro.KernelBuilder }
 
 func (p *Persona) history() string {
 	r := p.Rand("history")

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -49,9 +50,19 @@ type Login struct {
 	Shell    string
 }
 
-// New derives the persona of the named decky from the install secret.
-// The same inputs always give the same persona.
+// New derives the persona of the named decky from the install secret, its
+// distro drawn from the seed too. The same inputs always give the same
+// persona.
 func New(installSecret []byte, decky string) *Persona {
+	p, _ := NewWithDistro(installSecret, decky, "")
+	return p
+}
+
+// NewWithDistro is New with the distro chosen by the operator (a slug of
+// Distros); an empty slug lets the seed choose, as New does. Everything else
+// is drawn exactly as New draws it, so choosing the distro the seed would
+// have chosen gives the same persona.
+func NewWithDistro(installSecret []byte, decky, slug string) (*Persona, error) {
 	h := sha256.New()
 	h.Write(installSecret)
 	h.Write([]byte{0})
@@ -61,7 +72,14 @@ func New(installSecret []byte, decky string) *Persona {
 	p := &Persona{Decky: decky, seed: seed}
 	r := p.Rand("identity")
 
-	p.Distro = distros[r.IntN(len(distros))]
+	p.Distro = distros[r.IntN(seeded)]
+	if slug != "" {
+		d, ok := LookupDistro(slug)
+		if !ok {
+			return nil, fmt.Errorf("unknown distro %q (known: %s)", slug, strings.Join(Distros(), ", "))
+		}
+		p.Distro = d
+	}
 	p.KernelRelease, p.KernelVersion = p.Distro.Kernel.Release, p.Distro.Kernel.Version
 	p.SSHVersion = p.Distro.SSH
 	p.Hostname = p.Distro.hostname(r)
@@ -78,11 +96,15 @@ func New(installSecret []byte, decky string) *Persona {
 
 	rootPw := weakPasswords[r.IntN(len(weakPasswords))]
 	userPw := weakPasswords[r.IntN(len(weakPasswords))]
-	p.Logins = []Login{
-		{User: "root", Password: rootPw, UID: 0, Home: "/root", Shell: "/bin/bash"},
-		{User: p.User, Password: userPw, UID: 1000, Home: "/home/" + p.User, Shell: "/bin/bash"},
+	shell := "/bin/bash"
+	if p.Distro.Bash == "" {
+		shell = "/bin/ash" // busybox
 	}
-	return p
+	p.Logins = []Login{
+		{User: "root", Password: rootPw, UID: 0, Home: "/root", Shell: shell},
+		{User: p.User, Password: userPw, UID: 1000, Home: "/home/" + p.User, Shell: shell},
+	}
+	return p, nil
 }
 
 // Rand returns a deterministic random source for one purpose. Different
@@ -114,9 +136,20 @@ func (p *Persona) Account(user string) (Login, bool) {
 	return Login{}, false
 }
 
-// Uname is the line `uname -a` prints.
+// Uname is the line `uname -a` prints (busybox's on Alpine, coreutils'
+// elsewhere).
 func (p *Persona) Uname() string {
+	if p.Distro.Family == "alpine" {
+		return fmt.Sprintf("Linux %s %s %s x86_64 Linux", p.Hostname, p.KernelRelease, p.KernelVersion)
+	}
 	return fmt.Sprintf("Linux %s %s %s x86_64 GNU/Linux", p.Hostname, p.KernelRelease, p.KernelVersion)
+}
+
+// ShortHostname is the hostname up to its first dot, as `hostname -s` and a
+// shell prompt's \h show it.
+func (p *Persona) ShortHostname() string {
+	short, _, _ := strings.Cut(p.Hostname, ".")
+	return short
 }
 
 // Uptime is how long the machine pretends to have been up at now.

@@ -141,15 +141,8 @@ func (s *Shell) processes(self string) []process {
 
 // bashVersion is $BASH_VERSION of the persona's release.
 func bashVersion(p *persona.Persona) string {
-	switch p.Distro.Slug {
-	case "debian12":
-		return "5.2.15(1)-release"
-	case "ubuntu20":
-		return "5.0.17(1)-release"
-	case "ubuntu22":
-		return "5.1.16(1)-release"
-	case "debian11":
-		return "5.1.4(1)-release"
+	if p.Distro.Bash == "" { // busybox ash (Alpine): report the bash a user would install
+		return "5.2.21(1)-release"
 	}
-	return "5.1.8(1)-release"
+	return p.Distro.Bash
 }
