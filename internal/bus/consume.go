@@ -11,11 +11,9 @@ import (
 	"github.com/decnet-go/decnet/internal/event"
 )
 
-// Consumer is a durable pull consumer of raw events. Acknowledgement is
-// explicit and cumulative (JetStream's AckAll policy): acknowledging a
-// delivery confirms every earlier one of the same consumer, so a batch costs
-// one ack. Only a consumer that processes deliveries in order may use it,
-// which is what the pipeline workers do.
+// Consumer is a durable pull consumer of raw events with explicit,
+// per-message acknowledgement. (Cumulative AckAll acks were tried and lost
+// events when a process was killed under load: see docs/decisions.md.)
 type Consumer struct {
 	it jetstream.MessagesContext
 }
@@ -30,8 +28,7 @@ type Delivery struct {
 	msg jetstream.Msg
 }
 
-// Ack confirms the delivery and every earlier one: the bus will not send
-// them again.
+// Ack confirms the delivery: the bus will not send it again.
 func (d Delivery) Ack() error { return d.msg.Ack() }
 
 // Nak asks for redelivery after delay.
@@ -68,7 +65,7 @@ func (b *Bus) Consumer(ctx context.Context, o ConsumerOptions) (*Consumer, error
 	c, err := b.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
 		Durable:       o.Durable,
 		FilterSubject: o.Filter,
-		AckPolicy:     jetstream.AckAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
 		MaxAckPending: o.MaxPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,

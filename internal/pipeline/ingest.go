@@ -146,8 +146,9 @@ func (w *Ingest) write(ctx context.Context, p prepared) {
 		res, err := w.Store.Write(wctx, p.batch)
 		cancel()
 		if err == nil {
-			// Cumulative ack: the last delivery confirms the whole batch.
-			p.deliveries[len(p.deliveries)-1].Ack()
+			for _, d := range p.deliveries {
+				d.Ack()
+			}
 			w.ingested.Add(int64(res.Inserted))
 			w.setErr(nil)
 			if w.OnCommit != nil {
