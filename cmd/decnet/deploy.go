@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/engine/docker"
+	"github.com/decnet-go/decnet/internal/secret"
 )
 
 // dockerFlags are the flags every docker-driver command shares.
@@ -33,6 +35,20 @@ func (f *dockerFlags) driver() (*docker.Driver, error) {
 		return nil, err
 	}
 	d.NetworkName = f.networkName
+	return d, nil
+}
+
+// connected is driver() for commands that need the daemon at once: it
+// fails with the daemon's error when docker does not answer.
+func (f *dockerFlags) connected(ctx context.Context) (*docker.Driver, error) {
+	d, err := f.driver()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Ping(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -119,7 +135,7 @@ stdout (docker logs) as RFC 5424 lines.`,
 					return err
 				}
 			}
-			if o.InstallSecret, err = docker.LoadInstallSecret(o.DataDir); err != nil {
+			if o.InstallSecret, err = secret.LoadOrCreate(o.DataDir, secret.InstallFile); err != nil {
 				return err
 			}
 			if dryRun {
@@ -179,14 +195,11 @@ stays in the data directory, so a redeployed decky keeps its identity.`,
 			if all == (len(ids) > 0) {
 				return errors.New("say what to remove: --all, or --id NAME (repeatable)")
 			}
-			d, err := df.driver()
+			d, err := df.connected(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			if err := d.Ping(cmd.Context()); err != nil {
-				return err
-			}
 			var names []string
 			if !all {
 				names = ids
@@ -221,14 +234,11 @@ down) or failed (the base, or every service, down).`,
   decnet status --json | jq '.[] | select(.state != "running")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := df.driver()
+			d, err := df.connected(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			if err := d.Ping(cmd.Context()); err != nil {
-				return err
-			}
 			st, err := d.Status(cmd.Context())
 			if err != nil {
 				return err

@@ -23,6 +23,7 @@ import (
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot/builtin"
 	"github.com/decnet-go/decnet/internal/pipeline"
+	"github.com/decnet-go/decnet/internal/secret"
 	"github.com/decnet-go/decnet/internal/store"
 )
 
@@ -91,13 +92,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	}()
 
-	installSecret, err := loadOrCreateSecret(cfg.DataDir, "install.secret", 32)
+	installSecret, err := secret.LoadOrCreate(cfg.DataDir, secret.InstallFile)
 	if err != nil {
 		return n, err
 	}
 	jwtSecret := []byte(os.Getenv("DECNET_JWT_SECRET"))
 	if len(jwtSecret) == 0 {
-		if jwtSecret, err = loadOrCreateSecret(cfg.DataDir, "jwt.secret", 32); err != nil {
+		if jwtSecret, err = secret.LoadOrCreate(cfg.DataDir, secret.JWTFile); err != nil {
 			return n, err
 		}
 	}

@@ -1,15 +1,9 @@
 package docker
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/decnet-go/decnet/internal/decky"
 )
@@ -56,31 +50,4 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	host := uint32(1)<<(32-p.Bits()) - 1
 	v := (uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])) | host
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-}
-
-// LoadInstallSecret reads <dataDir>/install.secret, the seed of every
-// persona, creating it on first use exactly as `decnet up` does, so deckies
-// deployed with docker look the same as the control plane believes.
-func LoadInstallSecret(dataDir string) ([]byte, error) {
-	path := filepath.Join(dataDir, "install.secret")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		s, err := hex.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil || len(s) < 32 {
-			return nil, fmt.Errorf("%s is damaged: delete it to make a new one (deckies will change identity)", path)
-		}
-		return s, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	s := make([]byte, 32)
-	rand.Read(s)
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(s)+"\n"), 0o600); err != nil {
-		return nil, err
-	}
-	return s, nil
 }
