@@ -38,7 +38,7 @@ cleanly.
 the network namespace (IP address and OS sysctls) the services join.`,
 		Example: `  DECNET_DECKY_SPEC=$(echo '{"name":"decky-01","ip":"10.0.0.5","services":["ssh"]}' | base64 -w0) \
   DECNET_INSTALL_SECRET=$(cat /var/lib/decnet/install.secret) \
-    decnet decky run --service ssh --state-dir /state --nats-url nats://10.0.0.1:4222
+    decnet decky run --service ssh --state-dir /state --drops /drops --nats-url nats://10.0.0.1:4222
 
   decnet decky run --idle`,
 		Args: cobra.NoArgs,
@@ -67,6 +67,7 @@ the network namespace (IP address and OS sysctls) the services join.`,
 	f.StringSliceVar(&o.Services, "service", nil, "a service of the decky to run here (repeatable; default all)")
 	f.StringVar(&o.NATSURL, "nats-url", "", "also publish events to this NATS server")
 	f.StringVar(&o.StateDir, "state-dir", "/state", "root of the per-service state (host keys): <dir>/<decky>/<service>")
+	f.StringVar(&o.Drops, "drops", "", "directory of the files dropped into the decky (read-only; the ssh shell shows them)")
 	f.BoolVar(&idle, "idle", false, "only wait for SIGTERM (the base container)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd

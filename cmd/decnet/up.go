@@ -32,7 +32,12 @@ cannot be bound (below 1024 without root, or taken) moves to port +
 --port-offset; the startup summary shows where each service listens.
 
 On the first start an admin account is created and its password printed
-once (set DECNET_ADMIN_PASSWORD to choose it). Data stays in --data-dir.`,
+once (set DECNET_ADMIN_PASSWORD to choose it). Data stays in --data-dir.
+
+Which deckies run: with --config, the fleet file's; without, the deckies
+recorded in --data-dir by the last start, with the services and
+configuration live operations (the API) left them with; on a fresh data
+directory, the default fleet.`,
 		Example: `  decnet up
   decnet up --data-dir ./decnet-data --listen 127.0.0.1:9090
   sudo decnet up --port-offset 0           # real ports only, fail otherwise

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/store"
 )
 
@@ -34,6 +35,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by the authenticated health check.
 	Version string
+	// Fleet changes running deckies (the live operations under
+	// /api/v1/deckies/…/services and /api/v1/deckies/files); nil makes
+	// those routes answer 503.
+	Fleet Fleet
+	// Services is the catalogue the schema route describes; nil makes it 404.
+	Services *honeypot.Registry
+	// Notify publishes a live operation's outcome (best effort), e.g. on
+	// core NATS as JSON; nil publishes nothing.
+	Notify func(subject string, payload any)
 }
 
 // Validate reports a configuration New would refuse, naming the setting.
@@ -91,6 +101,9 @@ type server struct {
 	changePW  *limiter // password changes per client address
 	tickets   *tickets
 	streams   *streamCounter
+	fleet     Fleet
+	services  *honeypot.Registry
+	notify    func(subject string, payload any)
 
 	// SSE timing; tests shorten them.
 	pollEvery      time.Duration
@@ -127,6 +140,12 @@ func newServer(cfg Config, st Store) *server {
 		streams:        newStreamCounter(maxStreamsPerUser),
 		pollEvery:      250 * time.Millisecond,
 		keepaliveEvery: 15 * time.Second,
+		fleet:          cfg.Fleet,
+		services:       cfg.Services,
+		notify:         cfg.Notify,
+	}
+	if s.notify == nil {
+		s.notify = func(string, any) {}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -162,6 +181,16 @@ func (s *server) routes() {
 	s.handle("GET /api/v1/credentials", s.authed(accessViewer, list(maxListLimit, s.st.Credentials, "search", "service", "attacker_ip")))
 	s.handle("GET /api/v1/sessions", s.authed(accessViewer, list(maxListLimit, s.st.Sessions, "attacker_ip", "service")))
 	s.handle("GET /api/v1/deckies", s.authed(accessViewer, s.listDeckies))
+
+	s.handle("GET /api/v1/topologies/services/{svc}/schema", s.authed(accessViewer, s.serviceSchema))
+
+	// Admins: live operations on running deckies.
+	s.handle("POST /api/v1/deckies/{name}/services", s.authed(accessAdmin, s.live(s.addService)))
+	s.handle("DELETE /api/v1/deckies/{name}/services/{svc}", s.authed(accessAdmin, s.live(s.removeService)))
+	s.handle("PUT /api/v1/deckies/{name}/services/{svc}/config", s.authed(accessAdmin, s.live(s.saveServiceConfig)))
+	s.handle("POST /api/v1/deckies/{name}/services/{svc}/apply", s.authed(accessAdmin, s.live(s.applyServiceConfig)))
+	s.handle("POST "+dropPath, s.authed(accessAdmin, s.live(s.writeFile)))
+	s.handle("DELETE "+dropPath, s.authed(accessAdmin, s.live(s.removeFile)))
 
 	// Viewers and admins, by bearer token or single-use ticket.
 	s.handle("GET /api/v1/stream", s.authed(accessStream, s.stream))

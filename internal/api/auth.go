@@ -55,6 +55,8 @@ const (
 	accessAny
 	// accessStream: like accessViewer, by bearer token or SSE ticket.
 	accessStream
+	// accessAdmin: an admin whose password needs no change.
+	accessAdmin
 )
 
 // authedFunc is an endpoint that needs a caller.
@@ -100,7 +102,11 @@ func permit(u store.User, a access) error {
 	if u.MustChangePassword {
 		return errMustChangePassword
 	}
-	if !roleAllows(u.Role, RoleViewer) {
+	need := RoleViewer
+	if a == accessAdmin {
+		need = RoleAdmin
+	}
+	if !roleAllows(u.Role, need) {
 		return errInsufficientRole
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/decnet-go/decnet/internal/engine"
 	"github.com/decnet-go/decnet/internal/store"
 )
 
@@ -62,15 +63,25 @@ var (
 	errMalformedJSON        = newError(http.StatusBadRequest, "Malformed JSON body")
 	errBodyTooLarge         = newError(http.StatusRequestEntityTooLarge, "Request body too large")
 	errTooManyStreams       = newError(http.StatusTooManyRequests, "Too many concurrent streams for this user")
+	errNoDriver             = newError(http.StatusServiceUnavailable, "live operations need a driver")
 )
 
 // statusOf is the one place that maps errors to HTTP statuses: API errors
-// carry their own, store errors map to their meaning, the rest are 500s.
+// carry their own, store and engine errors map to their meaning, the rest
+// are 500s. Engine errors name the decky, service or path, for an admin.
 func statusOf(err error) (status int, detail string) {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
 		return ae.status, ae.detail
+	case errors.Is(err, engine.ErrUnknownDecky), errors.Is(err, engine.ErrServiceAbsent):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, engine.ErrUnknownService), errors.Is(err, engine.ErrBadPath):
+		return http.StatusUnprocessableEntity, err.Error()
+	case errors.Is(err, engine.ErrServiceExists), errors.Is(err, engine.ErrDriver):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, engine.ErrBadConfig):
+		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "Not Found"
 	case errors.Is(err, store.ErrConflict):

@@ -11,6 +11,12 @@ import (
 // maxBodyBytes bounds every request body; the API takes only small JSON.
 const maxBodyBytes = 64 << 10
 
+// maxDropBodyBytes bounds the body of a file drop (the file in base64).
+const maxDropBodyBytes = 8 << 20
+
+// dropPath is the route whose body may be up to maxDropBodyBytes.
+const dropPath = "/api/v1/deckies/files"
+
 // ServeHTTP applies what holds for every request — panic recovery, the body
 // size limit, the JSON-only rule for bodies, no caching, JSON 404 and 405 —
 // then hands the request to its route.
@@ -22,7 +28,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(rw, r.Body, maxBodyBytes)
+		limit := int64(maxBodyBytes)
+		if r.URL.Path == dropPath {
+			limit = maxDropBodyBytes
+		}
+		r.Body = http.MaxBytesReader(rw, r.Body, limit)
 	}
 	if hasBody(r) && !isJSON(r.Header.Get("Content-Type")) {
 		s.writeError(rw, r, errUnsupportedMediaType)

@@ -7,14 +7,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/event"
@@ -22,12 +26,16 @@ import (
 	"github.com/decnet-go/decnet/internal/persona"
 )
 
-// Local runs deckies in-process.
+// Local runs deckies in-process. It is also the engine.Operator of
+// `decnet up`: services can be added, removed and reconfigured on a running
+// decky, and files dropped into it; each change touches only its own
+// service. Safe for concurrent use once Start has returned.
 type Local struct {
 	Registry *honeypot.Registry
 	// Secret is the install secret every persona is derived from.
 	Secret []byte
-	// StateDir holds per-decky state that must survive restarts (host keys).
+	// StateDir holds per-decky state that must survive restarts (host keys,
+	// dropped files under <StateDir>/<decky>/drops).
 	StateDir string
 	// PortOffset is added to a port that cannot be bound (not root, or taken
 	// by a host service); 0 disables the fallback.
@@ -35,8 +43,36 @@ type Local struct {
 	Emit       func(event.Event)
 	Log        *slog.Logger
 
-	wg sync.WaitGroup
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	ctx     context.Context // from Start: services added later live under it
+	deckies map[string]*liveDecky
+	order   []string // decky names in the order Start got them
 }
+
+// liveDecky is a decky as it runs now. decky.Services and decky.Config are
+// what the operator wants (a configuration saved without apply is there
+// before the service runs with it).
+type liveDecky struct {
+	decky   decky.Decky
+	persona *persona.Persona
+	drops   *honeypot.Drops
+	running map[string]*liveService
+}
+
+// liveService is one running service of a decky: what stops it.
+type liveService struct {
+	bindings  []Binding
+	listeners []net.Listener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// stopWait bounds how long stopping a service waits for its open
+// connections to end; its ports are closed at once regardless.
+const stopWait = 5 * time.Second
+
+var _ Operator = (*Local)(nil)
 
 // Running is a started decky: its persona and where each service listens.
 type Running struct {
@@ -87,20 +123,26 @@ func (l *Local) Start(ctx context.Context, fleet []decky.Decky) ([]Running, erro
 		}
 		personas[i] = p
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ctx = ctx
+	if l.deckies == nil {
+		l.deckies = map[string]*liveDecky{}
+	}
 	var out []Running
 	for i, d := range fleet {
-		r := Running{Decky: d, Persona: personas[i]}
-		for _, name := range d.Services {
-			svc, _ := l.Registry.New(name)
-			for _, p := range svc.Ports() {
-				if p.Proto != "tcp" {
-					continue // UDP services arrive with their emulators
-				}
-				b := l.serve(ctx, d, r.Persona, svc, p)
-				r.Bindings = append(r.Bindings, b)
-			}
+		d.Services = slices.Clone(d.Services)
+		d.Config = cloneConfig(d.Config)
+		ld := &liveDecky{decky: d, persona: personas[i], running: map[string]*liveService{},
+			drops: &honeypot.Drops{Root: filepath.Join(l.StateDir, d.Name, "drops")}}
+		if _, dup := l.deckies[d.Name]; !dup {
+			l.order = append(l.order, d.Name)
 		}
-		out = append(out, r)
+		l.deckies[d.Name] = ld
+		for _, name := range d.Services {
+			l.startService(ld, name)
+		}
+		out = append(out, ld.snapshot())
 	}
 	return out, nil
 }
@@ -108,7 +150,260 @@ func (l *Local) Start(ctx context.Context, fleet []decky.Decky) ([]Running, erro
 // Wait blocks until every service has stopped (after ctx passed to Start ends).
 func (l *Local) Wait() { l.wg.Wait() }
 
-func (l *Local) serve(ctx context.Context, d decky.Decky, p *persona.Persona, svc honeypot.Service, port honeypot.Port) Binding {
+// Running returns every decky as it runs now, in the order Start got them.
+func (l *Local) Running() []Running {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]Running, 0, len(l.order))
+	for _, name := range l.order {
+		out = append(out, l.deckies[name].snapshot())
+	}
+	return out
+}
+
+// Decky returns one decky as it runs now.
+func (l *Local) Decky(name string) (Running, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ld, ok := l.deckies[name]
+	if !ok {
+		return Running{}, false
+	}
+	return ld.snapshot(), true
+}
+
+// Services lists the services of a decky, in order; ErrUnknownDecky when
+// there is no such decky.
+func (l *Local) Services(_ context.Context, deckyName string) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ld, err := l.lookup(deckyName)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(ld.decky.Services), nil
+}
+
+// ServiceConfig is the configuration saved for svc on the decky (what it
+// runs with, or will after the next apply).
+func (l *Local) ServiceConfig(_ context.Context, deckyName, svc string) (map[string]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ld, err := l.lookup(deckyName)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(ld.decky.Services, svc) {
+		return nil, fmt.Errorf("%w: %s does not run %s", ErrServiceAbsent, deckyName, svc)
+	}
+	return maps.Clone(ld.decky.Config[svc]), nil
+}
+
+// AddService starts svc on a running decky, bound as Start would bind it.
+func (l *Local) AddService(_ context.Context, deckyName, svc string, cfg map[string]string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ld, err := l.lookup(deckyName)
+	if err != nil {
+		return err
+	}
+	if err := l.check(svc, cfg); err != nil {
+		return err
+	}
+	if slices.Contains(ld.decky.Services, svc) {
+		return fmt.Errorf("%w: %s already runs %s", ErrServiceExists, deckyName, svc)
+	}
+	ld.decky.Services = append(ld.decky.Services, svc)
+	ld.setConfig(svc, cfg)
+	l.startService(ld, svc)
+	return nil
+}
+
+// RemoveService stops svc on the decky and closes its ports before it
+// returns. The last service of a decky cannot be removed.
+func (l *Local) RemoveService(_ context.Context, deckyName, svc string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ld, err := l.lookup(deckyName)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(ld.decky.Services, svc) {
+		return fmt.Errorf("%w: %s does not run %s", ErrServiceAbsent, deckyName, svc)
+	}
+	if len(ld.decky.Services) == 1 {
+		return fmt.Errorf("%w: %s is the last service of %s (a decky needs one; add another first)", ErrDriver, svc, deckyName)
+	}
+	l.stopService(ld, svc)
+	ld.decky.Services = slices.DeleteFunc(ld.decky.Services, func(s string) bool { return s == svc })
+	delete(ld.decky.Config, svc)
+	return nil
+}
+
+// ConfigureService replaces the configuration of svc on the decky. With
+// apply the service restarts on the same ports with it.
+func (l *Local) ConfigureService(_ context.Context, deckyName, svc string, cfg map[string]string, apply bool) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ld, err := l.lookup(deckyName)
+	if err != nil {
+		return false, err
+	}
+	if err := l.check(svc, cfg); err != nil {
+		return false, err
+	}
+	if !slices.Contains(ld.decky.Services, svc) {
+		return false, fmt.Errorf("%w: %s does not run %s", ErrServiceAbsent, deckyName, svc)
+	}
+	ld.setConfig(svc, cfg)
+	if !apply {
+		return false, nil
+	}
+	l.stopService(ld, svc)
+	l.startService(ld, svc)
+	return true, nil
+}
+
+// WriteFile drops a file into the decky (see honeypot.Drops).
+func (l *Local) WriteFile(_ context.Context, deckyName, path string, content []byte, mode fs.FileMode) error {
+	drops, err := l.drops(deckyName, path)
+	if err != nil {
+		return err
+	}
+	if err := drops.Write(path, content, mode); err != nil {
+		return fmt.Errorf("%w: write %s on %s: %v", ErrDriver, path, deckyName, err)
+	}
+	return nil
+}
+
+// RemoveFile deletes a dropped file; like rm -f, a file that is not there
+// is no error.
+func (l *Local) RemoveFile(_ context.Context, deckyName, path string) error {
+	drops, err := l.drops(deckyName, path)
+	if err != nil {
+		return err
+	}
+	if err := drops.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: remove %s on %s: %v", ErrDriver, path, deckyName, err)
+	}
+	return nil
+}
+
+func (l *Local) drops(deckyName, path string) (*honeypot.Drops, error) {
+	l.mu.Lock()
+	ld, err := l.lookup(deckyName)
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if rel, err := honeypot.DropPath(path); err != nil || rel == "." {
+		return nil, fmt.Errorf("%w: %q must be an absolute file path without \"..\"", ErrBadPath, path)
+	}
+	return ld.drops, nil
+}
+
+// lookup finds a running decky; l.mu is held.
+func (l *Local) lookup(name string) (*liveDecky, error) {
+	ld, ok := l.deckies[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownDecky, name)
+	}
+	return ld, nil
+}
+
+// check validates a service name and its configuration.
+func (l *Local) check(svc string, cfg map[string]string) error {
+	s, err := l.Registry.New(svc)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnknownService, err)
+	}
+	if err := s.Schema().Validate(cfg); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadConfig, svc, err)
+	}
+	return nil
+}
+
+func (ld *liveDecky) setConfig(svc string, cfg map[string]string) {
+	if len(cfg) == 0 {
+		delete(ld.decky.Config, svc)
+		return
+	}
+	if ld.decky.Config == nil {
+		ld.decky.Config = map[string]map[string]string{}
+	}
+	ld.decky.Config[svc] = maps.Clone(cfg)
+}
+
+// snapshot copies the decky for callers; l.mu is held.
+func (ld *liveDecky) snapshot() Running {
+	d := ld.decky
+	d.Services = slices.Clone(d.Services)
+	d.Config = cloneConfig(d.Config)
+	r := Running{Decky: d, Persona: ld.persona}
+	for _, name := range d.Services {
+		if ls, ok := ld.running[name]; ok {
+			r.Bindings = append(r.Bindings, ls.bindings...)
+		}
+	}
+	return r
+}
+
+func cloneConfig(c map[string]map[string]string) map[string]map[string]string {
+	if c == nil {
+		return nil
+	}
+	out := make(map[string]map[string]string, len(c))
+	for k, v := range c {
+		out[k] = maps.Clone(v)
+	}
+	return out
+}
+
+// startService binds and serves one service of a decky; l.mu is held and
+// the service is known to the registry.
+func (l *Local) startService(ld *liveDecky, name string) {
+	svc, err := l.Registry.New(name)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(l.ctx)
+	ls := &liveService{cancel: cancel}
+	for _, p := range svc.Ports() {
+		if p.Proto != "tcp" {
+			continue // UDP services arrive with their emulators
+		}
+		b, ln := l.serve(ctx, ld, svc, p, &ls.wg)
+		ls.bindings = append(ls.bindings, b)
+		if ln != nil {
+			ls.listeners = append(ls.listeners, ln)
+		}
+	}
+	ld.running[name] = ls
+}
+
+// stopService ends one service of a decky: its ports close at once, and it
+// waits (bounded) for the service to finish; l.mu is held.
+func (l *Local) stopService(ld *liveDecky, name string) {
+	ls, ok := ld.running[name]
+	if !ok {
+		return
+	}
+	delete(ld.running, name)
+	ls.cancel()
+	for _, ln := range ls.listeners {
+		ln.Close()
+	}
+	done := make(chan struct{})
+	go func() { ls.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(stopWait):
+		l.Log.Warn("service still finishing connections after stop", "decky", ld.decky.Name, "service", name)
+	}
+}
+
+func (l *Local) serve(ctx context.Context, ld *liveDecky, svc honeypot.Service, port honeypot.Port, wg *sync.WaitGroup) (Binding, net.Listener) {
+	d := ld.decky
 	b := Binding{Service: svc.Name(), Proto: port.Proto, RequestedPort: port.Number}
 	ln, err := listen(d.IP, port.Number)
 	if err != nil && l.PortOffset > 0 && fallbackWorthy(err) {
@@ -119,26 +414,29 @@ func (l *Local) serve(ctx context.Context, d decky.Decky, p *persona.Persona, sv
 	if err != nil {
 		b.Err = err
 		l.Log.Error("service not listening", "decky", d.Name, "service", svc.Name(), "err", err)
-		return b
+		return b, nil
 	}
 	b.Port = ln.Addr().(*net.TCPAddr).Port
 	b.Addr = ln.Addr().String()
 	env := honeypot.Env{
 		Decky:    d.Identity(),
-		Persona:  p,
-		Config:   d.Config[svc.Name()],
+		Persona:  ld.persona,
+		Config:   maps.Clone(d.Config[svc.Name()]),
 		StateDir: filepath.Join(l.StateDir, d.Name, svc.Name()),
+		Drops:    ld.drops,
 		Emit:     l.Emit,
 		Log:      l.Log.With("decky", d.Name, "service", svc.Name()),
 	}
 	l.wg.Add(1)
+	wg.Add(1)
 	go func() {
 		defer l.wg.Done()
+		defer wg.Done()
 		if err := svc.Serve(ctx, ln, env); err != nil && ctx.Err() == nil {
 			env.Log.Error("service stopped", "err", err)
 		}
 	}()
-	return b
+	return b, ln
 }
 
 func listen(ip netip.Addr, port int) (net.Listener, error) {

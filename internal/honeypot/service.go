@@ -38,14 +38,16 @@ type Port struct {
 
 // Env is everything a service may use: its decky, persona, operator
 // configuration, a directory for state that must survive restarts (host
-// keys), a way to emit events and a logger.
+// keys), the files an operator dropped, a way to emit events and a logger.
 type Env struct {
 	Decky    decky.Identity
 	Persona  *persona.Persona
 	Config   map[string]string
 	StateDir string
-	Emit     func(event.Event)
-	Log      *slog.Logger
+	// Drops are the files an operator dropped into the decky; nil for none.
+	Drops *Drops
+	Emit  func(event.Event)
+	Log   *slog.Logger
 }
 
 // Registry maps service slugs to constructors.

@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,7 +35,11 @@ type Config struct {
 	PortOffset int    // added to decky ports that cannot be bound; 0 disables
 	NATSURL    string // external NATS; empty embeds one
 	NATSListen string // TCP listener of the embedded NATS; empty for none
-	Fleet      []decky.Decky
+	// Fleet is what the deckies run. When nil, the deckies recorded in the
+	// store by an earlier start (with the services and configuration live
+	// operations left them with) run again; on a fresh store, the default
+	// fleet. A fleet given here (--config) wins and replaces the record.
+	Fleet []decky.Decky
 	// AdminPassword is the bootstrap admin's password on first start; empty
 	// makes a random one (returned in Node.AdminPassword).
 	AdminPassword string
@@ -51,6 +56,8 @@ type Node struct {
 	Store   *store.Store
 	Emitter *bus.Emitter
 	Ingest  *pipeline.Ingest
+	// Deckies are the deckies as started; Running has them as they run now,
+	// after live operations.
 	Deckies []engine.Running
 	// APIAddr is where the API listens (host:port).
 	APIAddr string
@@ -75,9 +82,6 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:8080"
-	}
-	if cfg.Fleet == nil {
-		cfg.Fleet = decky.DefaultFleet()
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("data directory is not set (--data-dir)")
@@ -124,26 +128,121 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if created {
 		n.AdminPassword = pw
 	}
-	if err := n.startAPI(cfg, jwtSecret); err != nil {
-		return n, err
+	fleet := cfg.Fleet
+	if fleet == nil {
+		if fleet, err = storedFleet(ctx, n.Store); err != nil {
+			return n, err
+		}
 	}
-
+	if fleet == nil {
+		fleet = decky.DefaultFleet()
+	}
 	n.Emitter = n.Bus.NewEmitter(65536)
 	n.engine = &engine.Local{
 		Registry: builtin.Registry(), Secret: installSecret, StateDir: filepath.Join(cfg.DataDir, "deckies"),
 		PortOffset: cfg.PortOffset, Emit: n.Emitter.Emit, Log: cfg.Log,
 	}
+	if err := n.startAPI(cfg, jwtSecret); err != nil {
+		return n, err
+	}
+
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopDeckies = cancel
-	if n.Deckies, err = n.engine.Start(dctx, cfg.Fleet); err != nil {
+	if n.Deckies, err = n.engine.Start(dctx, fleet); err != nil {
+		return n, err
+	}
+	if err := n.Store.ClearDeckySpecs(ctx); err != nil {
 		return n, err
 	}
 	for _, r := range n.Deckies {
-		if err := n.Store.PutDecky(ctx, deckyRow(r)); err != nil {
+		if err := n.record(ctx, r); err != nil {
 			return n, err
 		}
 	}
 	return n, nil
+}
+
+// storedFleet is the fleet an earlier start recorded, or nil.
+func storedFleet(ctx context.Context, st *store.Store) ([]decky.Decky, error) {
+	specs, err := st.DeckySpecs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var fleet []decky.Decky
+	for _, spec := range specs {
+		var d decky.Decky
+		if err := json.Unmarshal(spec, &d); err != nil {
+			return nil, fmt.Errorf("recorded decky %.40s: %w", spec, err)
+		}
+		fleet = append(fleet, d)
+	}
+	return fleet, nil
+}
+
+// record stores a decky as it runs now: its bindings for GET /deckies and
+// its services and configuration for the next start.
+func (n *Node) record(ctx context.Context, r engine.Running) error {
+	if err := n.Store.PutDecky(ctx, deckyRow(r)); err != nil {
+		return err
+	}
+	spec, err := json.Marshal(r.Decky)
+	if err != nil {
+		return err
+	}
+	return n.Store.SetDeckySpec(ctx, r.Decky.Name, spec)
+}
+
+// Running returns every decky as it runs now, with the services live
+// operations added or removed since start.
+func (n *Node) Running() []engine.Running {
+	if n.engine == nil {
+		return nil
+	}
+	return n.engine.Running()
+}
+
+// fleetOps is the API's view of the engine: every live operation that
+// succeeds is recorded in the store, so GET /deckies shows the new bindings
+// and the next start runs the same services.
+type fleetOps struct {
+	*engine.Local
+	n *Node
+}
+
+func (f fleetOps) after(ctx context.Context, name string, err error) error {
+	if err != nil {
+		return err
+	}
+	r, ok := f.Local.Decky(name)
+	if !ok {
+		return nil
+	}
+	return f.n.record(context.WithoutCancel(ctx), r)
+}
+
+func (f fleetOps) AddService(ctx context.Context, d, svc string, cfg map[string]string) error {
+	return f.after(ctx, d, f.Local.AddService(ctx, d, svc, cfg))
+}
+
+func (f fleetOps) RemoveService(ctx context.Context, d, svc string) error {
+	return f.after(ctx, d, f.Local.RemoveService(ctx, d, svc))
+}
+
+func (f fleetOps) ConfigureService(ctx context.Context, d, svc string, cfg map[string]string, apply bool) (bool, error) {
+	re, err := f.Local.ConfigureService(ctx, d, svc, cfg, apply)
+	return re, f.after(ctx, d, err)
+}
+
+// notify publishes a live operation's outcome on core NATS (best effort:
+// nobody may be listening).
+func (n *Node) notify(subject string, payload any) {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return
+	}
+	if err := n.Bus.Conn().Publish(subject, data); err != nil {
+		n.log.Warn("publish live operation", "subject", subject, "err", err)
+	}
 }
 
 func (n *Node) startAPI(cfg Config, secret []byte) error {
@@ -151,6 +250,9 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 		JWTSecret: secret,
 		Logger:    cfg.Log.With("component", "api"),
 		Version:   cfg.Version,
+		Fleet:     fleetOps{Local: n.engine, n: n},
+		Services:  n.engine.Registry,
+		Notify:    n.notify,
 		Checks: map[string]func(context.Context) error{
 			"database": n.Store.Ping,
 			"bus":      n.Bus.Ping,

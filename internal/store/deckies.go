@@ -84,3 +84,44 @@ func (s *Store) SetState(ctx context.Context, key, value string) error {
 	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO state (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"), key, value)
 	return err
 }
+
+// SetDeckySpec records what the operator wants a decky to run (its
+// services and their configuration, as JSON the engine's caller defines),
+// so the next start runs the same. The decky's row must exist (PutDecky).
+func (s *Store) SetDeckySpec(ctx context.Context, name string, spec json.RawMessage) error {
+	res, err := s.db.ExecContext(ctx, s.q("UPDATE deckies SET config = ?, updated_at = ? WHERE name = ?"),
+		string(spec), fmtTime(time.Now()), name)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DeckySpecs returns the recorded specs of every decky that has one, by
+// decky name order.
+func (s *Store) DeckySpecs(ctx context.Context) ([]json.RawMessage, error) {
+	rs, err := s.db.QueryContext(ctx, "SELECT config FROM deckies WHERE config <> '' ORDER BY name")
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []json.RawMessage
+	for rs.Next() {
+		var c string
+		if err := rs.Scan(&c); err != nil {
+			return nil, err
+		}
+		out = append(out, json.RawMessage(c))
+	}
+	return out, rs.Err()
+}
+
+// ClearDeckySpecs forgets every recorded spec; a start records the specs
+// of the fleet it runs afresh, so deckies no longer in it do not return.
+func (s *Store) ClearDeckySpecs(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE deckies SET config = ''")
+	return err
+}

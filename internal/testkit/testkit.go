@@ -69,7 +69,16 @@ func Start(t testing.TB) *System {
 	return StartAt(t, t.TempDir(), Fleet(2))
 }
 
+// StartWith runs a system on a fresh temporary data directory with fleet
+// (e.g. a variant of Fleet with other services).
+func StartWith(t testing.TB, fleet []decky.Decky) *System {
+	t.Helper()
+	return StartAt(t, t.TempDir(), fleet)
+}
+
 // StartAt runs a system on dataDir (a restart when it was used before).
+// A nil fleet runs the deckies the store recorded, as `decnet up` without
+// --config does.
 func StartAt(t testing.TB, dataDir string, fleet []decky.Decky) *System {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -104,11 +113,15 @@ func (s *System) Stop() {
 	s.Node = nil
 }
 
-// Restart stops the system and starts it again on the same data directory.
+// Restart stops the system and starts it again on the same data directory,
+// as `decnet up` without --config: the deckies run with the services and
+// configuration they had (live operations included).
 func (s *System) Restart() *System {
 	s.t.Helper()
 	s.Stop()
-	return StartAt(s.t, s.DataDir, s.Fleet)
+	n := StartAt(s.t, s.DataDir, nil)
+	n.Fleet = s.Fleet
+	return n
 }
 
 // Addr returns host:port of a service of a decky, failing the test when it
@@ -121,7 +134,7 @@ func (s *System) Addr(deckyName, service string) string {
 
 func (s *System) binding(deckyName, service string) engine.Binding {
 	s.t.Helper()
-	for _, r := range s.Node.Deckies {
+	for _, r := range s.Node.Running() {
 		if r.Decky.Name != deckyName {
 			continue
 		}
@@ -140,7 +153,7 @@ func (s *System) binding(deckyName, service string) engine.Binding {
 
 // Persona returns the persona of a decky (its accounts, hostname, …).
 func (s *System) Persona(deckyName string) *persona.Persona {
-	for _, r := range s.Node.Deckies {
+	for _, r := range s.Node.Running() {
 		if r.Decky.Name == deckyName {
 			return r.Persona
 		}
@@ -181,6 +194,14 @@ func (s *System) Login() {
 func (s *System) Get(path string, out any) int {
 	s.t.Helper()
 	return s.call("GET", path, nil, out)
+}
+
+// Do calls method path with the session token and body as JSON (nil for
+// none), decodes a 2xx JSON answer into out (nil to skip); it returns the
+// status code.
+func (s *System) Do(method, path string, body, out any) int {
+	s.t.Helper()
+	return s.call(method, path, body, out)
 }
 
 func (s *System) call(method, path string, body, out any) int {

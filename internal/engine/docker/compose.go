@@ -105,7 +105,7 @@ func (d *Driver) DryRun(fleet []decky.Decky, o DeployOptions) ([]byte, error) {
 			if len(c.Binds) > 0 {
 				w.line(2, "volumes:")
 				for _, b := range c.Binds {
-					w.line(3, "- "+quote(b.Host+":"+b.Container+":rw"))
+					w.line(3, "- "+quote(b.Host+":"+b.Container+":"+b.mode()))
 				}
 			}
 			if c.Join != "" {

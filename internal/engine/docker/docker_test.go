@@ -1,11 +1,15 @@
 package docker
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -13,6 +17,8 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +27,9 @@ import (
 
 	"github.com/decnet-go/decnet/internal/bus"
 	"github.com/decnet-go/decnet/internal/decky"
+	"github.com/decnet-go/decnet/internal/engine"
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/persona"
 	"github.com/decnet-go/decnet/internal/testkit/gate"
 )
 
@@ -238,6 +246,18 @@ func TestDeployBridge(t *testing.T) {
 		}
 	})
 
+	t.Run("live operations", func(t *testing.T) {
+		// A driver of another process (the API server) knows only the
+		// network: the rest comes from the containers and the data dir.
+		live, err := New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer live.Close()
+		live.NetworkName = d.NetworkName
+		testLiveOperations(ctx, t, live, fleet, o)
+	})
+
 	t.Run("teardown leaves nothing", func(t *testing.T) {
 		if err := d.Teardown(ctx, nil); err != nil {
 			t.Fatal(err)
@@ -348,4 +368,161 @@ func BenchmarkDeploy20(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "s/deploy")
+}
+
+// testLiveOperations changes the deployed fleet through engine.Operator:
+// fleet[1] has ssh only, fleet[0] ssh and http.
+func testLiveOperations(ctx context.Context, t *testing.T, d *Driver, fleet []decky.Decky, o DeployOptions) {
+	win, lin := fleet[1], fleet[0]
+	httpAddr := net.JoinHostPort(win.IP.String(), "80")
+
+	t.Run("add http", func(t *testing.T) {
+		if err := d.AddService(ctx, win.Name, "http", map[string]string{"response_code": "200"}); err != nil {
+			t.Fatal(err)
+		}
+		waitListening(t, httpAddr, 20*time.Second)
+		hc := &http.Client{Timeout: 10 * time.Second}
+		res, err := hc.Get("http://" + httpAddr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == 0 {
+			t.Fatal("no HTTP answer")
+		}
+		if err := d.AddService(ctx, win.Name, "http", nil); !errors.Is(err, engine.ErrServiceExists) {
+			t.Errorf("adding http twice: %v, want ErrServiceExists", err)
+		}
+		st, err := d.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range st {
+			if s.Name == win.Name && (len(s.Services) != 2 || s.State != StateRunning) {
+				t.Errorf("status of %s after adding http: %+v", win.Name, s)
+			}
+		}
+	})
+
+	t.Run("remove http", func(t *testing.T) {
+		if err := d.RemoveService(ctx, win.Name, "http"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := net.DialTimeout("tcp", httpAddr, time.Second)
+			if err != nil {
+				if !errors.Is(err, syscall.ECONNREFUSED) {
+					t.Fatalf("after removing http, %s: %v, want connection refused", httpAddr, err)
+				}
+				break
+			}
+			c.Close()
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still accepts connections after RemoveService", httpAddr)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err := d.RemoveService(ctx, win.Name, "http"); !errors.Is(err, engine.ErrServiceAbsent) {
+			t.Errorf("removing http twice: %v, want ErrServiceAbsent", err)
+		}
+		// ssh on that decky is untouched
+		waitListening(t, net.JoinHostPort(win.IP.String(), "22"), 5*time.Second)
+	})
+
+	t.Run("configure ssh banner", func(t *testing.T) {
+		addr := net.JoinHostPort(lin.IP.String(), "22")
+		const banner = "OpenSSH_9.9p1 Gotest-1"
+		before := containerIDs(t, d)
+		recreated, err := d.ConfigureService(ctx, lin.Name, "ssh", map[string]string{"banner": banner}, false)
+		if err != nil || recreated {
+			t.Fatalf("save: recreated=%v err=%v", recreated, err)
+		}
+		if after := containerIDs(t, d); !slices.Equal(before, after) {
+			t.Errorf("saving a configuration changed the containers: %v -> %v", before, after)
+		}
+		if got := sshIdent(t, addr); got == "SSH-2.0-"+banner {
+			t.Errorf("the banner changed without apply: %q", got)
+		}
+		recreated, err = d.ConfigureService(ctx, lin.Name, "ssh", map[string]string{"banner": banner}, true)
+		if err != nil || !recreated {
+			t.Fatalf("apply: recreated=%v err=%v", recreated, err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := sshIdent(t, addr)
+			if got == "SSH-2.0-"+banner {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("identification %q, want SSH-2.0-%s", got, banner)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+
+	t.Run("write and remove a file", func(t *testing.T) {
+		const content = "vpn: admin / Winter2026!\n"
+		if err := d.WriteFile(ctx, lin.Name, "/root/notes.txt", []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		host := filepath.Join(DropsDir(o.DataDir, lin.Name), "root", "notes.txt")
+		fi, err := os.Stat(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o600 || !ok || st.Uid != nobody {
+			t.Errorf("%s: mode %v, stat %+v; want 0600 owned by %d", host, fi.Mode(), fi.Sys(), nobody)
+		}
+		if err := d.WriteFile(ctx, lin.Name, "/../etc/x", nil, 0o644); !errors.Is(err, engine.ErrBadPath) {
+			t.Errorf("path with ..: %v, want ErrBadPath", err)
+		}
+		if err := d.WriteFile(ctx, "no-such-decky", "/x", nil, 0o644); !errors.Is(err, engine.ErrUnknownDecky) {
+			t.Errorf("unknown decky: %v, want ErrUnknownDecky", err)
+		}
+
+		// The ssh shell of the (recreated) ssh container shows it.
+		p, err := persona.NewWithDistro(o.InstallSecret, lin.Name, lin.Distro)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := p.Account("root")
+		cl, err := ssh.Dial("tcp", net.JoinHostPort(lin.IP.String(), "22"), &ssh.ClientConfig{
+			User: "root", Auth: []ssh.AuthMethod{ssh.Password(root.Password)},
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
+		})
+		if err != nil {
+			t.Fatalf("ssh login as root: %v", err)
+		}
+		defer cl.Close()
+		sess, err := cl.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := sess.CombinedOutput("cat /root/notes.txt")
+		sess.Close()
+		if string(out) != content {
+			t.Errorf("cat /root/notes.txt through ssh = %q, want %q", out, content)
+		}
+
+		if err := d.RemoveFile(ctx, lin.Name, "/root/notes.txt"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(host); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after RemoveFile: %v", err)
+		}
+	})
+}
+
+// sshIdent reads the server's identification line.
+func sshIdent(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimRight(line, "\r\n")
 }

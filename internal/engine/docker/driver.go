@@ -34,8 +34,15 @@ type Driver struct {
 	Registry *honeypot.Registry
 	// Parallel bounds how many deckies are brought up at once (default 4).
 	Parallel int
+	// Live holds what the live operations (AddService, WriteFile, …) make
+	// containers with: DataDir, InstallSecret, NATSURL and Image. Deploy
+	// sets it; what is unset is read from the decky's containers (the
+	// image from the base, the rest from a service container).
+	Live DeployOptions
 
-	cli *client.Client
+	cli    *client.Client
+	liveMu sync.Mutex // guards Live
+	opMu   sync.Mutex // one live operation at a time
 }
 
 // New returns a driver talking to the docker daemon of the environment
@@ -102,6 +109,9 @@ func (d *Driver) Deploy(ctx context.Context, fleet []decky.Decky, o DeployOption
 	if err != nil {
 		return err
 	}
+	d.liveMu.Lock()
+	d.Live = DeployOptions{DataDir: o.DataDir, InstallSecret: o.InstallSecret, NATSURL: o.NATSURL, Image: o.Image}
+	d.liveMu.Unlock()
 	var ips []netip.Addr
 	for _, p := range plans {
 		ips = append(ips, p.Decky.IP)
@@ -201,6 +211,13 @@ func (d *Driver) deployDecky(ctx context.Context, p deckyPlan, byName map[string
 		}
 		baseNew = true
 		o.progress("%s: base up (%s, %s, hostname %s)", p.Decky.Name, p.Decky.IP, familyName(p.Decky.OSFamily), p.Hostname)
+	}
+	// Files dropped into the decky, and the spec live operations start from.
+	if err := prepareDropsDir(o.DataDir, p.Decky.Name); err != nil {
+		return err
+	}
+	if err := writeSpec(o.DataDir, p.Decky); err != nil {
+		return fmt.Errorf("decky %s: record its spec: %w", p.Decky.Name, err)
 	}
 	for _, s := range p.Services {
 		c, have := byName[s.Name]

@@ -52,6 +52,7 @@ const (
 	baseMemory     = 32 << 20
 	basePids       = 16
 	stateMount     = "/state"
+	dropsMount     = "/drops"
 	logMaxSize     = "10m"
 	logMaxFile     = "5"
 	restartPolicy  = "unless-stopped"
@@ -117,6 +118,15 @@ type containerSpec struct {
 type bindMount struct {
 	Host      string `json:"host"`
 	Container string `json:"container"`
+	ReadOnly  bool   `json:"ro,omitempty"`
+}
+
+// mode is the bind's access, as docker and compose spell it.
+func (b bindMount) mode() string {
+	if b.ReadOnly {
+		return "ro"
+	}
+	return "rw"
 }
 
 // deckyPlan is a decky's containers.
@@ -227,7 +237,7 @@ func planDecky(d decky.Decky, fam decky.Family, o DeployOptions, netName string)
 		return p, err
 	}
 	for _, s := range d.Services {
-		cmd := []string{"decky", "run", "--service", s, "--state-dir", stateMount}
+		cmd := []string{"decky", "run", "--service", s, "--state-dir", stateMount, "--drops", dropsMount}
 		if o.NATSURL != "" {
 			cmd = append(cmd, "--nats-url", o.NATSURL)
 		}
@@ -243,6 +253,10 @@ func planDecky(d decky.Decky, fam decky.Family, o DeployOptions, netName string)
 			Binds: []bindMount{{
 				Host:      StateDir(o.DataDir, d.Name, s),
 				Container: stateMount + "/" + d.Name + "/" + s,
+			}, {
+				// Files dropped into the decky (WriteFile): every service
+				// sees them, none may change them.
+				Host: DropsDir(o.DataDir, d.Name), Container: dropsMount, ReadOnly: true,
 			}},
 			Join: d.Name,
 		}
@@ -260,6 +274,14 @@ func planDecky(d decky.Decky, fam decky.Family, o DeployOptions, netName string)
 // so a decky keeps its SSH host key when it moves between drivers.
 func StateDir(dataDir, deckyName, service string) string {
 	return filepath.Join(dataDir, "deckies", deckyName, service)
+}
+
+// DropsDir is where the files dropped into a decky live on the host:
+// <data>/deckies/<decky>/drops, mirroring absolute paths (/etc/x is
+// drops/etc/x). It is mounted read-only at /drops in every service
+// container.
+func DropsDir(dataDir, deckyName string) string {
+	return filepath.Join(dataDir, "deckies", deckyName, "drops")
 }
 
 // hash identifies what the container is made from (excluding the hash label
@@ -293,7 +315,7 @@ func (c containerSpec) create() (*container.Config, *container.HostConfig, *netw
 		Resources:      container.Resources{Memory: c.Memory, MemorySwap: c.Memory, PidsLimit: &pids},
 	}
 	for _, b := range c.Binds {
-		hc.Binds = append(hc.Binds, b.Host+":"+b.Container+":rw")
+		hc.Binds = append(hc.Binds, b.Host+":"+b.Container+":"+b.mode())
 	}
 	var nc *network.NetworkingConfig
 	if c.Join != "" {

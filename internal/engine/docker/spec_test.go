@@ -72,10 +72,11 @@ func TestPlanContainers(t *testing.T) {
 		{"256 pids", hc.PidsLimit != nil && *hc.PidsLimit == 256},
 		{"unless-stopped", hc.RestartPolicy.Name == container.RestartPolicyUnlessStopped},
 		{"json-file 10m x 5", hc.LogConfig.Type == "json-file" && hc.LogConfig.Config["max-size"] == "10m" && hc.LogConfig.Config["max-file"] == "5"},
-		{"state bind", slices.Equal(hc.Binds, []string{"/var/lib/decnet/deckies/decky-02/ssh:/state/decky-02/ssh:rw"})},
+		{"state and drops binds", slices.Equal(hc.Binds, []string{"/var/lib/decnet/deckies/decky-02/ssh:/state/decky-02/ssh:rw",
+			"/var/lib/decnet/deckies/decky-02/drops:/drops:ro"})},
 		{"tmpfs /tmp", hc.Tmpfs["/tmp"] != ""},
 		{"labels", cfg.Labels[LabelDecky] == "decky-02" && cfg.Labels[LabelService] == "ssh" && cfg.Labels[LabelRole] == RoleService && cfg.Labels[LabelManaged] == "true"},
-		{"command", slices.Equal(cfg.Cmd, []string{"decky", "run", "--service", "ssh", "--state-dir", "/state", "--nats-url", "nats://10.77.0.1:4222"})},
+		{"command", slices.Equal(cfg.Cmd, []string{"decky", "run", "--service", "ssh", "--state-dir", "/state", "--drops", "/drops", "--nats-url", "nats://10.77.0.1:4222"})},
 	}
 	for _, c := range checks {
 		if !c.ok {

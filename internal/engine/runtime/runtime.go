@@ -91,6 +91,10 @@ type Options struct {
 	// StateDir is the root of per-service state: <StateDir>/<decky>/<svc>,
 	// the same layout as the local driver's <data>/deckies.
 	StateDir string
+	// Drops, if set, is the directory of files dropped into the decky
+	// (mirroring absolute paths; the docker driver mounts it read-only at
+	// /drops): services that show a filesystem read it as Env.Drops.
+	Drops string
 	// Stdout receives one RFC 5424 line per event.
 	Stdout   io.Writer
 	Registry *honeypot.Registry // default builtin.Registry()
@@ -144,7 +148,11 @@ func Start(ctx context.Context, o Options) (*Runtime, error) {
 		return nil, errors.New("state directory is not set (--state-dir)")
 	}
 	r := &Runtime{log: o.Log, failed: make(chan error, len(d.Services))}
-	reg := watch(o.Registry, d.Services, r.failed)
+	var drops *honeypot.Drops
+	if o.Drops != "" {
+		drops = &honeypot.Drops{Root: o.Drops}
+	}
+	reg := watch(o.Registry, d.Services, r.failed, drops)
 	out := &lineWriter{w: o.Stdout}
 	emit := out.emit
 	if o.NATSURL != "" {
@@ -237,8 +245,10 @@ func (l *lineWriter) emit(e event.Event) {
 }
 
 // watch returns a registry of the named services whose instances report to
-// failed when Serve ends with an error before they were asked to stop.
-func watch(reg *honeypot.Registry, names []string, failed chan<- error) *honeypot.Registry {
+// failed when Serve ends with an error before they were asked to stop, and
+// see drops (when not nil) as Env.Drops instead of Local's default
+// (<state-dir>/<decky>/drops).
+func watch(reg *honeypot.Registry, names []string, failed chan<- error, drops *honeypot.Drops) *honeypot.Registry {
 	var ctors []func() honeypot.Service
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -248,7 +258,7 @@ func watch(reg *honeypot.Registry, names []string, failed chan<- error) *honeypo
 		seen[n] = true
 		ctors = append(ctors, func() honeypot.Service {
 			s, _ := reg.New(n)
-			return watched{Service: s, failed: failed}
+			return watched{Service: s, failed: failed, drops: drops}
 		})
 	}
 	return honeypot.NewRegistry(ctors...)
@@ -257,9 +267,13 @@ func watch(reg *honeypot.Registry, names []string, failed chan<- error) *honeypo
 type watched struct {
 	honeypot.Service
 	failed chan<- error
+	drops  *honeypot.Drops
 }
 
 func (w watched) Serve(ctx context.Context, l net.Listener, env honeypot.Env) error {
+	if w.drops != nil {
+		env.Drops = w.drops // --drops wins over the state-dir default
+	}
 	err := w.Service.Serve(ctx, l, env)
 	if err != nil && ctx.Err() == nil {
 		select {

@@ -115,3 +115,34 @@ func TestUnknownServiceFlag(t *testing.T) {
 		t.Errorf("err = %v, want one naming --service smb", err)
 	}
 }
+
+// envSeen records the Env its Serve gets.
+type envSeen struct{ got chan honeypot.Env }
+
+func (envSeen) Name() string            { return "ssh" }
+func (envSeen) Ports() []honeypot.Port  { return nil }
+func (envSeen) Schema() honeypot.Schema { return nil }
+func (e envSeen) Serve(_ context.Context, _ net.Listener, env honeypot.Env) error {
+	e.got <- env
+	return nil
+}
+
+// --drops replaces the default drops directory of the state dir.
+func TestWatchDrops(t *testing.T) {
+	got := make(chan honeypot.Env, 2)
+	base := honeypot.NewRegistry(func() honeypot.Service { return envSeen{got} })
+	def := &honeypot.Drops{Root: "/state/d/drops"}
+	for _, c := range []struct {
+		drops *honeypot.Drops
+		want  string
+	}{{&honeypot.Drops{Root: "/drops"}, "/drops"}, {nil, "/state/d/drops"}} {
+		s, err := watch(base, []string{"ssh"}, make(chan error, 1), c.drops).New("ssh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Serve(context.Background(), nil, honeypot.Env{Drops: def})
+		if env := <-got; env.Drops == nil || env.Drops.Root != c.want {
+			t.Errorf("drops %+v: service saw %+v, want root %s", c.drops, env.Drops, c.want)
+		}
+	}
+}

@@ -91,7 +91,9 @@ func cmdLs(s *Shell, args []string, _ string) result {
 				continue
 			}
 			full := path.Join(d.full, name)
-			entries = append(entries, lsEntry{name, s.fs.nodes[full], full})
+			if n, ok := s.fs.get(full); ok {
+				entries = append(entries, lsEntry{name, n, full})
+			}
 		}
 		if long {
 			blocks := int64(0)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/persona"
 )
 
@@ -44,10 +45,17 @@ func (n *node) content() string {
 
 // fileSystem is the persona's fake filesystem as one session sees it: the
 // attacker may create and remove files, within a byte budget, and the
-// changes die with the session.
+// changes die with the session. Files an operator dropped into the decky
+// lie over the persona's and are read from disk on every access, so a drop
+// shows even in a session that was open before it.
 type fileSystem struct {
 	nodes  map[string]*node
 	budget int // bytes the attacker may still write
+	drops  *honeypot.Drops
+	// shadowed are paths the session wrote or removed: from then on the
+	// session's own view wins over the drops there (and, for a removed
+	// directory, below).
+	shadowed map[string]bool
 }
 
 // maxWrite is what one session may store in its filesystem.
@@ -62,10 +70,12 @@ var binaries = []string{
 	"uptime", "vi", "w", "wc", "wget", "whoami", "awk", "base64", "nproc", "which", "dash",
 }
 
-// newFileSystem builds a session's view of p's filesystem.
-func newFileSystem(p *persona.Persona) *fileSystem {
+// newFileSystem builds a session's view of p's filesystem with the
+// operator's drops (nil for none) on top.
+func newFileSystem(p *persona.Persona, drops *honeypot.Drops) *fileSystem {
 	files := p.Files()
-	fs := &fileSystem{nodes: make(map[string]*node, len(files)+2*len(binaries)+8), budget: maxWrite}
+	fs := &fileSystem{nodes: make(map[string]*node, len(files)+2*len(binaries)+8), budget: maxWrite,
+		drops: drops, shadowed: map[string]bool{}}
 	mt := mtimes{seed: p.Rand("fs-mtime").Uint64(), boot: p.BootTime}
 	for name, f := range files {
 		fs.nodes[name] = &node{dir: f.Dir, mode: f.Mode, owner: f.Owner, data: f.Content, mtime: mt.of(name)}
@@ -121,8 +131,42 @@ func (m mtimes) of(name string) time.Time {
 }
 
 func (fs *fileSystem) get(name string) (*node, bool) {
+	if n, ok := fs.dropped(name); ok {
+		return n, true
+	}
 	n, ok := fs.nodes[name]
 	return n, ok
+}
+
+// dropped is the operator's file at name, read now. A dropped directory
+// that the persona also has keeps the persona's entry (owner, mtime).
+func (fs *fileSystem) dropped(name string) (*node, bool) {
+	if fs.drops == nil || fs.isShadowed(name) {
+		return nil, false
+	}
+	f, err := fs.drops.Read(name)
+	if err != nil {
+		return nil, false
+	}
+	if f.Dir {
+		if n, ok := fs.nodes[name]; ok {
+			return n, true
+		}
+		return &node{dir: true, mode: uint32(f.Mode), owner: "root", mtime: f.ModTime.Truncate(time.Second)}, true
+	}
+	return &node{mode: uint32(f.Mode), owner: "root", data: string(f.Content), size: f.Size,
+		mtime: f.ModTime.Truncate(time.Second)}, true
+}
+
+func (fs *fileSystem) isShadowed(name string) bool {
+	for p := name; ; p = path.Dir(p) {
+		if fs.shadowed[p] {
+			return true
+		}
+		if p == "/" || p == "." {
+			return false
+		}
+	}
 }
 
 // list returns the sorted names of the entries directly in dir.
@@ -137,6 +181,15 @@ func (fs *fileSystem) list(dir string) []string {
 			out = append(out, name[len(prefix):])
 		}
 	}
+	if fs.drops != nil && !fs.isShadowed(dir) {
+		extra, _ := fs.drops.List(dir)
+		for _, f := range extra {
+			full := path.Join(dir, f.Name)
+			if _, own := fs.nodes[full]; !own && !fs.shadowed[full] {
+				out = append(out, f.Name)
+			}
+		}
+	}
 	sort.Strings(out)
 	return out
 }
@@ -145,7 +198,7 @@ func (fs *fileSystem) list(dir string) []string {
 func (fs *fileSystem) subdirs(dir string) int {
 	n := 0
 	for _, name := range fs.list(dir) {
-		if c, ok := fs.nodes[path.Join(dir, name)]; ok && c.dir {
+		if c, ok := fs.get(path.Join(dir, name)); ok && c.dir {
 			n++
 		}
 	}
@@ -161,8 +214,12 @@ func (fs *fileSystem) write(name, owner, data string, appendData bool) bool {
 	n, ok := fs.nodes[name]
 	if !ok {
 		n = &node{mode: 0o644, owner: owner}
+		if d, isDrop := fs.dropped(name); isDrop && !d.dir {
+			n.mode, n.owner, n.data = d.mode, d.owner, d.data // the session's copy of the drop
+		}
 		fs.nodes[name] = n
 	}
+	fs.shadowed[name] = true
 	if appendData {
 		n.data += data
 	} else {
@@ -173,6 +230,7 @@ func (fs *fileSystem) write(name, owner, data string, appendData bool) bool {
 }
 
 func (fs *fileSystem) remove(name string) {
+	fs.shadowed[name] = true
 	for k := range fs.nodes {
 		if k == name || strings.HasPrefix(k, name+"/") {
 			delete(fs.nodes, k)

@@ -100,7 +100,7 @@ func (s *session) run(exec bool, command string) {
 		mode = modeStdin // "ssh host sh" reads its script from stdin
 	}
 	sh := newShell(shellConfig{
-		persona: s.cn.p, login: s.login, mode: mode, tty: s.pty, env: s.env,
+		persona: s.cn.p, drops: s.cn.srv.env.Drops, login: s.login, mode: mode, tty: s.pty, env: s.env,
 		srcIP: s.cn.c.Src.Addr().Unmap().String(), dstIP: s.cn.c.Dst.Addr().Unmap().String(),
 	})
 	var out io.Writer = s.ch

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/persona"
 )
 
@@ -37,6 +38,7 @@ const (
 // shellConfig is who runs the shell and from where.
 type shellConfig struct {
 	persona *persona.Persona
+	drops   *honeypot.Drops // files the operator dropped; nil for none
 	login   persona.Login
 	mode    shellMode
 	tty     bool   // a pty was requested: ls prints columns
@@ -75,7 +77,7 @@ func newShell(cfg shellConfig) *Shell {
 	p := cfg.persona
 	s := &Shell{
 		cfg: cfg, p: p, user: cfg.login.User, home: cfg.login.Home,
-		fs: newFileSystem(p), hw: hardwareOf(p), started: cfg.now(),
+		fs: newFileSystem(p, cfg.drops), hw: hardwareOf(p), started: cfg.now(),
 		pid: shellPIDBase + int(p.Uptime(cfg.now()).Minutes())%30000,
 	}
 	if s.home == "" {

@@ -28,7 +28,7 @@ func run(sh *Shell, line string) string {
 func TestShellCommands(t *testing.T) {
 	p := testPersona
 	user := p.User
-	passwd, _ := newFileSystem(p).get("/etc/passwd")
+	passwd, _ := newFileSystem(p, nil).get("/etc/passwd")
 	tests := []struct {
 		name   string
 		user   string
