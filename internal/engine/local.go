@@ -266,38 +266,29 @@ func (l *Local) ConfigureService(_ context.Context, deckyName, svc string, cfg m
 
 // WriteFile drops a file into the decky (see honeypot.Drops).
 func (l *Local) WriteFile(_ context.Context, deckyName, path string, content []byte, mode fs.FileMode) error {
-	drops, err := l.drops(deckyName, path)
+	drops, err := l.drops(deckyName)
 	if err != nil {
 		return err
 	}
-	if err := drops.Write(path, content, mode); err != nil {
-		return fmt.Errorf("%w: write %s on %s: %v", ErrDriver, path, deckyName, err)
-	}
-	return nil
+	return WriteDrop(drops, deckyName, path, content, mode)
 }
 
 // RemoveFile deletes a dropped file; like rm -f, a file that is not there
 // is no error.
 func (l *Local) RemoveFile(_ context.Context, deckyName, path string) error {
-	drops, err := l.drops(deckyName, path)
+	drops, err := l.drops(deckyName)
 	if err != nil {
 		return err
 	}
-	if err := drops.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: remove %s on %s: %v", ErrDriver, path, deckyName, err)
-	}
-	return nil
+	return RemoveDrop(drops, deckyName, path)
 }
 
-func (l *Local) drops(deckyName, path string) (*honeypot.Drops, error) {
+func (l *Local) drops(deckyName string) (*honeypot.Drops, error) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	ld, err := l.lookup(deckyName)
-	l.mu.Unlock()
 	if err != nil {
 		return nil, err
-	}
-	if rel, err := honeypot.DropPath(path); err != nil || rel == "." {
-		return nil, fmt.Errorf("%w: %q must be an absolute file path without \"..\"", ErrBadPath, path)
 	}
 	return ld.drops, nil
 }

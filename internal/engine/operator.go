@@ -3,7 +3,11 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"strings"
+
+	"github.com/decnet-go/decnet/internal/honeypot"
 )
 
 // Operator changes a running fleet: the live operations of the API (add or
@@ -36,3 +40,49 @@ var (
 	ErrBadPath        = errors.New("bad file path")            // 422
 	ErrDriver         = errors.New("driver failed")            // 409 (docker exec, container start)
 )
+
+// WriteDrop writes a dropped file for either driver, mapping what goes
+// wrong onto the operator errors: a path that is not an absolute, clean
+// file path, or that leads outside the drops directory (a planted
+// symlink), is ErrBadPath; anything else ErrDriver.
+func WriteDrop(d *honeypot.Drops, decky, path string, content []byte, mode fs.FileMode) error {
+	if err := CheckDropPath(path); err != nil {
+		return err
+	}
+	if mode == 0 {
+		mode = 0o644
+	}
+	return dropError(d.Write(path, content, mode), "write", decky, path)
+}
+
+// RemoveDrop deletes a dropped file; like rm -f, a missing file is no error.
+func RemoveDrop(d *honeypot.Drops, decky, path string) error {
+	if err := CheckDropPath(path); err != nil {
+		return err
+	}
+	err := d.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return dropError(err, "remove", decky, path)
+}
+
+// CheckDropPath reports ErrBadPath for a path a file drop may not use;
+// drivers call it before any other work.
+func CheckDropPath(path string) error {
+	if rel, err := honeypot.DropPath(path); err != nil || rel == "." {
+		return fmt.Errorf("%w: %q must be an absolute file path without \"..\"", ErrBadPath, path)
+	}
+	return nil
+}
+
+func dropError(err error, op, decky, path string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, honeypot.ErrDropPath), strings.Contains(err.Error(), "path escapes from parent"):
+		return fmt.Errorf("%w: %s: %v", ErrBadPath, path, err)
+	default:
+		return fmt.Errorf("%w: %s %s on %s: %v", ErrDriver, op, path, decky, err)
+	}
+}

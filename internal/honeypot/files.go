@@ -34,7 +34,13 @@ const maxDropPath = 4096
 // lead outside it.
 type Drops struct {
 	Root string
+	// Owner, when set, owns what Write creates (the docker driver's
+	// containers run as an unprivileged user that must read 0600 drops).
+	Owner *Owner
 }
+
+// Owner is a numeric user and group.
+type Owner struct{ UID, GID int }
 
 // DroppedFile is one entry of Drops.
 type DroppedFile struct {
@@ -101,7 +107,18 @@ func (d *Drops) Write(p string, content []byte, mode fs.FileMode) error {
 	if err := r.WriteFile(rel, content, mode.Perm()); err != nil {
 		return err
 	}
-	return r.Chmod(rel, mode.Perm()) // WriteFile keeps the mode of a file it replaces
+	if err := r.Chmod(rel, mode.Perm()); err != nil { // WriteFile keeps the mode of a file it replaces
+		return err
+	}
+	if d.Owner == nil {
+		return nil
+	}
+	for dir := path.Dir(rel); dir != "."; dir = path.Dir(dir) {
+		if err := r.Lchown(dir, d.Owner.UID, d.Owner.GID); err != nil {
+			return err
+		}
+	}
+	return r.Lchown(rel, d.Owner.UID, d.Owner.GID)
 }
 
 // Remove deletes the dropped file (or empty directory) at p; fs.ErrNotExist

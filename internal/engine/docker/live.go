@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
 	"net/netip"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -344,36 +342,15 @@ func setConfig(dk *decky.Decky, svc string, cfg map[string]string) {
 	dk.Config[svc] = maps.Clone(cfg)
 }
 
-// dropPath checks a drop's path: absolute, clean, no "..", not the root.
-// It returns the path relative to the drops directory.
-func dropPath(p string) (string, error) {
-	if !strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0) {
-		return "", fmt.Errorf("%w: %q is not an absolute path", engine.ErrBadPath, p)
-	}
-	if slices.Contains(strings.Split(p, "/"), "..") {
-		return "", fmt.Errorf("%w: %q has \"..\"", engine.ErrBadPath, p)
-	}
-	clean := path.Clean(p)
-	if clean == "/" {
-		return "", fmt.Errorf("%w: %q is the root directory", engine.ErrBadPath, p)
-	}
-	return strings.TrimPrefix(clean, "/"), nil
-}
-
 // WriteFile drops a file into the decky: it is written on the host into
 // <data>/deckies/<decky>/drops/<path>, owned by 65534 with mode, and every
 // service container sees it read-only at /drops/<path>. Directories on the
 // way are created (0755, 65534). The write cannot leave the drops
 // directory, symbolic links included.
 func (d *Driver) WriteFile(ctx context.Context, deckyName, p string, content []byte, mode fs.FileMode) error {
-	rel, err := dropPath(p)
-	if err != nil {
+	if err := engine.CheckDropPath(p); err != nil {
 		return err
 	}
-	if mode == 0 {
-		mode = 0o644
-	}
-	mode &= fs.ModePerm
 	d.opMu.Lock()
 	defer d.opMu.Unlock()
 	ld, err := d.load(ctx, deckyName)
@@ -383,63 +360,14 @@ func (d *Driver) WriteFile(ctx context.Context, deckyName, p string, content []b
 	if err := prepareDropsDir(ld.Opts.DataDir, deckyName); err != nil {
 		return fmt.Errorf("%w: %v", engine.ErrDriver, err)
 	}
-	root, err := os.OpenRoot(DropsDir(ld.Opts.DataDir, deckyName))
-	if err != nil {
-		return fmt.Errorf("%w: %v", engine.ErrDriver, err)
-	}
-	defer root.Close()
-	if err := writeDrop(root, rel, content, mode); err != nil {
-		if isEscape(err) {
-			return fmt.Errorf("%w: %s: %v", engine.ErrBadPath, p, err)
-		}
-		return fmt.Errorf("%w: drop %s on %s: %v", engine.ErrDriver, p, deckyName, err)
-	}
-	return nil
-}
-
-func writeDrop(root *os.Root, rel string, content []byte, mode fs.FileMode) error {
-	dir := ""
-	for _, part := range strings.Split(path.Dir(rel), "/") {
-		if part == "." {
-			break
-		}
-		dir = path.Join(dir, part)
-		if err := root.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		fi, err := root.Lstat(dir)
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory", "/"+dir)
-		}
-		if err := root.Lchown(dir, nobody, nobody); err != nil {
-			return err
-		}
-	}
-	if fi, err := root.Lstat(rel); err == nil && !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s exists and is not a regular file", "/"+rel)
-	}
-	if err := root.WriteFile(rel, content, mode); err != nil {
-		return err
-	}
-	if err := root.Chmod(rel, mode); err != nil {
-		return err
-	}
-	return root.Lchown(rel, nobody, nobody)
-}
-
-// isEscape reports whether an os.Root refused a path for leaving the root.
-func isEscape(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "path escapes from parent")
+	drops := &honeypot.Drops{Root: DropsDir(ld.Opts.DataDir, deckyName), Owner: &honeypot.Owner{UID: nobody, GID: nobody}}
+	return engine.WriteDrop(drops, deckyName, p, content, mode)
 }
 
 // RemoveFile deletes a dropped file; a file that is not there is not an
 // error (as `rm -f`).
 func (d *Driver) RemoveFile(ctx context.Context, deckyName, p string) error {
-	rel, err := dropPath(p)
-	if err != nil {
+	if err := engine.CheckDropPath(p); err != nil {
 		return err
 	}
 	d.opMu.Lock()
@@ -448,19 +376,5 @@ func (d *Driver) RemoveFile(ctx context.Context, deckyName, p string) error {
 	if err != nil {
 		return err
 	}
-	root, err := os.OpenRoot(DropsDir(ld.Opts.DataDir, deckyName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %v", engine.ErrDriver, err)
-	}
-	defer root.Close()
-	if err := root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		if isEscape(err) {
-			return fmt.Errorf("%w: %s: %v", engine.ErrBadPath, p, err)
-		}
-		return fmt.Errorf("%w: remove %s on %s: %v", engine.ErrDriver, p, deckyName, err)
-	}
-	return nil
+	return engine.RemoveDrop(&honeypot.Drops{Root: DropsDir(ld.Opts.DataDir, deckyName)}, deckyName, p)
 }

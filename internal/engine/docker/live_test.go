@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/decnet-go/decnet/internal/decky"
@@ -45,51 +44,6 @@ func TestOperatorValidation(t *testing.T) {
 	_, err = d.ConfigureService(ctx, "decky-01", "ssh", map[string]string{"port": "22"}, false)
 	if !errors.Is(err, engine.ErrBadConfig) {
 		t.Errorf("configure bad config: %v", err)
-	}
-}
-
-func TestDropPath(t *testing.T) {
-	for p, want := range map[string]string{
-		"/root/notes.txt": "root/notes.txt",
-		"/etc//x/./y":     "etc/x/y",
-		"/a/":             "a",
-	} {
-		got, err := dropPath(p)
-		if err != nil || got != want {
-			t.Errorf("dropPath(%q) = %q, %v; want %q", p, got, err, want)
-		}
-	}
-}
-
-// writeDrop stays inside the drops directory, even through a symlink
-// planted there. It chowns to 65534, so it needs root.
-func TestWriteDropStaysInRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("chown to 65534 needs root")
-	}
-	dir := t.TempDir()
-	outside := t.TempDir()
-	if err := os.Symlink(outside, filepath.Join(dir, "evil")); err != nil {
-		t.Fatal(err)
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	if err := writeDrop(root, "a/b/c.txt", []byte("hi"), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(filepath.Join(dir, "a", "b", "c.txt"))
-	if err != nil || fi.Mode().Perm() != 0o640 {
-		t.Fatalf("dropped file: %v %v", fi, err)
-	}
-	err = writeDrop(root, "evil/x", []byte("hi"), 0o644)
-	if err == nil {
-		t.Fatal("write through a symlink leaving the root succeeded")
-	}
-	if _, err := os.Stat(filepath.Join(outside, "x")); err == nil {
-		t.Fatal("file written outside the drops directory")
 	}
 }
 
