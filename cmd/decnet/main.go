@@ -42,6 +42,7 @@ served by a REST API.`,
 	root.AddCommand(upCmd(), versionCmd())
 	// docker driver (issue 3): deploy, teardown, status and the in-container runtime.
 	root.AddCommand(deployCmd(), teardownCmd(), statusCmd(), deckyCmd())
+	root.AddCommand(reconcileCmd())
 	// end docker driver
 	// fleet model (issue 3): the registries a fleet file draws from.
 	root.AddCommand(servicesCmd(), archetypesCmd(), distrosCmd(), familiesCmd())

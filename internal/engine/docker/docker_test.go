@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"golang.org/x/crypto/ssh"
 
@@ -258,6 +259,10 @@ func TestDeployBridge(t *testing.T) {
 		testLiveOperations(ctx, t, live, fleet, o)
 	})
 
+	t.Run("reconcile and reap", func(t *testing.T) {
+		testReconcile(ctx, t, d, fleet, p)
+	})
+
 	t.Run("teardown leaves nothing", func(t *testing.T) {
 		if err := d.Teardown(ctx, nil); err != nil {
 			t.Fatal(err)
@@ -273,6 +278,9 @@ func TestDeployBridge(t *testing.T) {
 		}
 		if len(cs.Items) != 0 || len(ns.Items) != 0 {
 			t.Errorf("after teardown: %d containers and %d networks still labelled %s", len(cs.Items), len(ns.Items), d.network())
+		}
+		if want, err := d.desired(o.DataDir); err != nil || len(want) != 0 {
+			t.Errorf("after teardown the data dir still wants %v (%v): reconcile would bring them back", want, err)
 		}
 	})
 }
@@ -525,4 +533,115 @@ func sshIdent(t *testing.T, addr string) string {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	line, _ := bufio.NewReader(c).ReadString('\n')
 	return strings.TrimRight(line, "\r\n")
+}
+
+// reconcileOf returns the report of one decky.
+func reconcileOf(t *testing.T, rep Report, name string) DeckyReconcile {
+	t.Helper()
+	for _, dr := range rep.Deckies {
+		if dr.Name == name {
+			return dr
+		}
+	}
+	t.Fatalf("reconcile report has no %s: %+v", name, rep)
+	return DeckyReconcile{}
+}
+
+// testReconcile breaks the deployed fleet (fleet[0] runs ssh and http)
+// behind the driver's back and has Reconcile and Reap repair it.
+func testReconcile(ctx context.Context, t *testing.T, d *Driver, fleet []decky.Decky, prefix string) {
+	lin, emb := fleet[0], fleet[2]
+
+	t.Run("nothing to do on a healthy fleet", func(t *testing.T) {
+		before := containerIDs(t, d)
+		rep, err := d.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Deckies) != 3 || rep.Repaired() != 0 {
+			t.Errorf("healthy fleet: %+v, want 3 deckies and no repair", rep)
+		}
+		for _, dr := range rep.Deckies {
+			if dr.Before != StateRunning || dr.After != StateRunning {
+				t.Errorf("%s: %s -> %s, want running -> running", dr.Name, dr.Before, dr.After)
+			}
+		}
+		if after := containerIDs(t, d); !slices.Equal(before, after) {
+			t.Errorf("containers changed: %v -> %v", before, after)
+		}
+	})
+
+	t.Run("a stopped service is started", func(t *testing.T) {
+		timeout := 5
+		if _, err := d.cli.ContainerStop(ctx, lin.Name+"-http", client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := d.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr := reconcileOf(t, rep, lin.Name)
+		if dr.Before != StateDegraded || dr.After != StateRunning || len(dr.Repairs) != 1 || !strings.HasPrefix(dr.Repairs[0], "http ") {
+			t.Errorf("%s: %+v, want degraded -> running by repairing http", lin.Name, dr)
+		}
+		if rep.Repaired() != 1 {
+			t.Errorf("repairs elsewhere: %+v", rep)
+		}
+		waitListening(t, net.JoinHostPort(lin.IP.String(), "80"), 20*time.Second)
+	})
+
+	t.Run("a removed base is recreated with its services", func(t *testing.T) {
+		if _, err := d.cli.ContainerRemove(ctx, emb.Name, client.ContainerRemoveOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := d.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr := reconcileOf(t, rep, emb.Name)
+		if dr.Before != StateFailed || dr.After != StateRunning || !slices.Contains(dr.Repairs, "base recreated") || !slices.Contains(dr.Repairs, "ssh recreated") {
+			t.Errorf("%s: %+v, want failed -> running, base and ssh recreated", emb.Name, dr)
+		}
+		waitListening(t, net.JoinHostPort(emb.IP.String(), "22"), 20*time.Second)
+		if got := sshIdent(t, net.JoinHostPort(emb.IP.String(), "22")); !strings.HasPrefix(got, "SSH-2.0-") {
+			t.Errorf("ssh on the recreated %s: %q", emb.Name, got)
+		}
+	})
+
+	t.Run("reap removes a stray and nothing else", func(t *testing.T) {
+		before := containerIDs(t, d)
+		cs, err := d.list(ctx)
+		if err != nil || len(cs) == 0 {
+			t.Fatalf("list: %v %v", cs, err)
+		}
+		stray := prefix + "-stray"
+		cfg := &container.Config{Image: cs[0].Image, Cmd: []string{"decky", "run", "--idle"}, User: "65534:65534",
+			Labels: map[string]string{LabelManaged: "true", LabelNetwork: d.network(), LabelDecky: stray, LabelRole: RoleBase}}
+		hc := &container.HostConfig{NetworkMode: container.NetworkMode(d.network())}
+		res, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: stray, Config: cfg, HostConfig: hc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := d.Reconcile(ctx)
+		if err != nil || rep.Repaired() != 0 || len(rep.Deckies) != 3 {
+			t.Errorf("reconcile with a stray: %+v %v, want it ignored", rep, err)
+		}
+		reap, err := d.Reap(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reap.Removed) != 1 || reap.Removed[0].Container != stray || reap.Removed[0].Decky != stray {
+			t.Errorf("reaped %+v, want only %s", reap.Removed, stray)
+		}
+		if after := containerIDs(t, d); !slices.Equal(before, after) {
+			t.Errorf("the fleet changed: %v -> %v", before, after)
+		}
+		reap, err = d.Reap(ctx)
+		if err != nil || len(reap.Removed) != 0 {
+			t.Errorf("second reap: %+v %v", reap, err)
+		}
+	})
 }

@@ -148,6 +148,21 @@ func (d *Driver) Deploy(ctx context.Context, fleet []decky.Decky, o DeployOption
 			o.progress("%s: removed (no longer in the fleet)", name(c))
 		}
 	}
+	// Deckies deployed here before but no longer in the fleet are no longer
+	// desired (Reconcile would bring them back).
+	inFleet := map[string]bool{}
+	for _, p := range plans {
+		inFleet[p.Decky.Name] = true
+	}
+	if prev, err := d.desired(o.DataDir); err == nil {
+		for n := range prev {
+			if !inFleet[n] {
+				if err := forgetDecky(o.DataDir, n, d.network()); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	byName := map[string]container.Summary{}
 	for _, c := range existing {
 		byName[name(c)] = c
@@ -218,6 +233,9 @@ func (d *Driver) deployDecky(ctx context.Context, p deckyPlan, byName map[string
 	}
 	if err := writeSpec(o.DataDir, p.Decky); err != nil {
 		return fmt.Errorf("decky %s: record its spec: %w", p.Decky.Name, err)
+	}
+	if err := writeDeployRecord(o.DataDir, p.Decky.Name, deployRecord{Network: d.network(), Image: o.Image, NATSURL: o.NATSURL}); err != nil {
+		return fmt.Errorf("decky %s: record its deployment: %w", p.Decky.Name, err)
 	}
 	for _, s := range p.Services {
 		c, have := byName[s.Name]
@@ -348,10 +366,26 @@ func (d *Driver) Teardown(ctx context.Context, names []string) error {
 			}
 		}
 	}
+	// The deckies removed are no longer desired: Reconcile must not bring
+	// them back.
+	dataDir := d.dataDir(ctx, cs)
 	var errs []error
 	for _, c := range orderForRemoval(cs) {
 		if names == nil || slices.Contains(names, c.Labels[LabelDecky]) {
 			errs = append(errs, d.remove(ctx, c.ID))
+		}
+	}
+	if dataDir != "" {
+		forget := names
+		if names == nil {
+			want, err := d.desired(dataDir)
+			errs = append(errs, err)
+			for n := range want {
+				forget = append(forget, n)
+			}
+		}
+		for _, n := range forget {
+			errs = append(errs, forgetDecky(dataDir, n, d.network()))
 		}
 	}
 	if names == nil {
