@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/decnet-go/decnet/internal/honeypot"
@@ -37,7 +38,8 @@ type Config struct {
 	Version string
 	// Fleet changes running deckies (the live operations under
 	// /api/v1/deckies/…/services and /api/v1/deckies/files); nil makes
-	// those routes answer 503.
+	// those routes answer 503. A Fleet that is also a Deployer deploys and
+	// deletes whole deckies (POST /deckies/deploy, DELETE /deckies/{name}).
 	Fleet Fleet
 	// Services is the catalogue the schema route describes; nil makes it 404.
 	Services *honeypot.Registry
@@ -71,6 +73,9 @@ type Store interface {
 	Commands(ctx context.Context, ip string, limit, offset int) ([]store.Command, int, error)
 	Stats(ctx context.Context) (store.Stats, error)
 	Deckies(ctx context.Context) ([]store.DeckyRow, error)
+	CreateLifecycle(ctx context.Context, deckyName, operation string) (store.Lifecycle, error)
+	UpdateLifecycle(ctx context.Context, id, status, errMsg string) error
+	Lifecycles(ctx context.Context, ids []string) ([]store.Lifecycle, error)
 
 	UserByName(ctx context.Context, name string) (store.User, error)
 	UserByUUID(ctx context.Context, id string) (store.User, error)
@@ -104,6 +109,10 @@ type server struct {
 	fleet     Fleet
 	services  *honeypot.Registry
 	notify    func(subject string, payload any)
+	deployMu  sync.Mutex     // deploys run one at a time
+	deploys   sync.WaitGroup // background deploys in flight
+	drainMu   sync.Mutex     // guards draining and deploys.Add
+	draining  bool           // Drain was called: no new deploys
 
 	// SSE timing; tests shorten them.
 	pollEvery      time.Duration
@@ -181,6 +190,7 @@ func (s *server) routes() {
 	s.handle("GET /api/v1/credentials", s.authed(accessViewer, list(maxListLimit, s.st.Credentials, "search", "service", "attacker_ip")))
 	s.handle("GET /api/v1/sessions", s.authed(accessViewer, list(maxListLimit, s.st.Sessions, "attacker_ip", "service")))
 	s.handle("GET /api/v1/deckies", s.authed(accessViewer, s.listDeckies))
+	s.handle("GET /api/v1/deckies/lifecycle", s.authed(accessViewer, s.lifecycle))
 
 	s.handle("GET /api/v1/topologies/services/{svc}/schema", s.authed(accessViewer, s.serviceSchema))
 
@@ -189,6 +199,8 @@ func (s *server) routes() {
 	s.handle("DELETE /api/v1/deckies/{name}/services/{svc}", s.authed(accessAdmin, s.live(s.removeService)))
 	s.handle("PUT /api/v1/deckies/{name}/services/{svc}/config", s.authed(accessAdmin, s.live(s.saveServiceConfig)))
 	s.handle("POST /api/v1/deckies/{name}/services/{svc}/apply", s.authed(accessAdmin, s.live(s.applyServiceConfig)))
+	s.handle("POST "+deployPath, s.authed(accessAdmin, s.live(s.deployDeckies)))
+	s.handle("DELETE /api/v1/deckies/{name}", s.authed(accessAdmin, s.live(s.deleteDecky)))
 	s.handle("POST "+dropPath, s.authed(accessAdmin, s.live(s.writeFile)))
 	s.handle("DELETE "+dropPath, s.authed(accessAdmin, s.live(s.removeFile)))
 

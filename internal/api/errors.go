@@ -78,7 +78,7 @@ func statusOf(err error) (status int, detail string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, engine.ErrUnknownService), errors.Is(err, engine.ErrBadPath):
 		return http.StatusUnprocessableEntity, err.Error()
-	case errors.Is(err, engine.ErrServiceExists), errors.Is(err, engine.ErrDriver):
+	case errors.Is(err, engine.ErrServiceExists), errors.Is(err, engine.ErrDeckyExists), errors.Is(err, engine.ErrDriver):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, engine.ErrBadConfig):
 		return http.StatusBadRequest, err.Error()

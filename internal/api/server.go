@@ -29,8 +29,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.Body != nil {
 		limit := int64(maxBodyBytes)
-		if r.URL.Path == dropPath {
+		switch r.URL.Path {
+		case dropPath:
 			limit = maxDropBodyBytes
+		case deployPath:
+			limit = maxDeployBodyBytes
 		}
 		r.Body = http.MaxBytesReader(rw, r.Body, limit)
 	}

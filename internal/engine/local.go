@@ -449,3 +449,66 @@ func reason(err error) string {
 		return "needs root or CAP_NET_BIND_SERVICE"
 	}
 }
+
+// ErrDeckyExists is returned by AddDecky when a decky of that name, or on
+// that address, already runs (the API answers 409).
+var ErrDeckyExists = errors.New("decky already exists")
+
+// AddDecky starts a new decky with every service, bound as Start binds
+// them. It validates like Start (ErrUnknownService, ErrBadConfig); a name
+// or address already in use is ErrDeckyExists. Start must have run.
+func (l *Local) AddDecky(_ context.Context, d decky.Decky) error {
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadConfig, err)
+	}
+	for _, name := range d.Services {
+		if err := l.check(name, d.Config[name]); err != nil {
+			return fmt.Errorf("decky %s: %w", d.Name, err)
+		}
+	}
+	p, err := persona.NewWithDistro(l.Secret, d.Name, d.Distro)
+	if err != nil {
+		return fmt.Errorf("%w: decky %s: %v", ErrBadConfig, d.Name, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx == nil {
+		return fmt.Errorf("%w: the engine is not started", ErrDriver)
+	}
+	if _, dup := l.deckies[d.Name]; dup {
+		return fmt.Errorf("%w: %s already runs", ErrDeckyExists, d.Name)
+	}
+	for _, other := range l.deckies {
+		if other.decky.IP == d.IP {
+			return fmt.Errorf("%w: %s already runs on %s", ErrDeckyExists, other.decky.Name, d.IP)
+		}
+	}
+	d.Services = slices.Clone(d.Services)
+	d.Config = cloneConfig(d.Config)
+	ld := &liveDecky{decky: d, persona: p, running: map[string]*liveService{},
+		drops: &honeypot.Drops{Root: filepath.Join(l.StateDir, d.Name, "drops")}}
+	l.deckies[d.Name] = ld
+	l.order = append(l.order, d.Name)
+	for _, name := range d.Services {
+		l.startService(ld, name)
+	}
+	return nil
+}
+
+// RemoveDecky stops every service of the decky, closing its ports before
+// it returns, and forgets it; ErrUnknownDecky when there is none. Its state
+// directory (host keys, dropped files) stays for a later redeploy.
+func (l *Local) RemoveDecky(_ context.Context, name string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ld, err := l.lookup(name)
+	if err != nil {
+		return err
+	}
+	for _, svc := range ld.decky.Services {
+		l.stopService(ld, svc)
+	}
+	delete(l.deckies, name)
+	l.order = slices.DeleteFunc(l.order, func(n string) bool { return n == name })
+	return nil
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/engine"
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/honeypot/builtin"
 	"github.com/decnet-go/decnet/internal/pipeline"
 	"github.com/decnet-go/decnet/internal/secret"
@@ -68,6 +69,7 @@ type Node struct {
 	engine       *engine.Local
 	consumer     *bus.Consumer
 	http         *http.Server
+	api          http.Handler
 	stopDeckies  context.CancelFunc
 	stopIngest   context.CancelFunc
 	stopRequests context.CancelFunc
@@ -233,6 +235,51 @@ func (f fleetOps) ConfigureService(ctx context.Context, d, svc string, cfg map[s
 	return re, f.after(ctx, d, err)
 }
 
+// AddDecky starts a new decky and records it (row and spec), so GET
+// /deckies lists it and the next start runs it again.
+func (f fleetOps) AddDecky(ctx context.Context, d decky.Decky) error {
+	return f.after(ctx, d.Name, f.Local.AddDecky(ctx, d))
+}
+
+// RemoveDecky stops a decky and forgets it in the store too.
+func (f fleetOps) RemoveDecky(ctx context.Context, name string) error {
+	if err := f.Local.RemoveDecky(ctx, name); err != nil {
+		return err
+	}
+	if err := f.n.Store.DeleteDecky(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// RunningDeckies lists the deckies as they run now.
+func (f fleetOps) RunningDeckies() []decky.Decky {
+	var out []decky.Decky
+	for _, r := range f.Local.Running() {
+		out = append(out, r.Decky)
+	}
+	return out
+}
+
+// Catalog checks deployment INI files against the compiled-in services.
+func (f fleetOps) Catalog() decky.ServiceCatalog { return registryCatalog{f.Local.Registry} }
+
+// registryCatalog adapts a service registry to what the fleet loader needs
+// (honeypot imports decky, so the adapter lives with the caller).
+type registryCatalog struct{ r *honeypot.Registry }
+
+func (c registryCatalog) Names() []string { return c.r.Names() }
+
+func (c registryCatalog) CheckConfig(service string, cfg map[string]string) error {
+	s, err := c.r.New(service)
+	if err != nil {
+		return err
+	}
+	return s.Schema().Validate(cfg)
+}
+
+var _ api.Deployer = fleetOps{}
+
 // notify publishes a live operation's outcome on core NATS (best effort:
 // nobody may be listening).
 func (n *Node) notify(subject string, payload any) {
@@ -259,6 +306,7 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 			"ingest":   n.Ingest.Health,
 		},
 	}, n.Store)
+	n.api = handler
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("API listen %s: %w (set another with --listen)", cfg.Listen, err)
@@ -301,6 +349,9 @@ func deckyRow(r engine.Running) store.DeckyRow {
 // events are emitted), then the emitter flushes to the bus, the ingest worker
 // drains what is pending, and only then the API, bus and store close.
 func (n *Node) Shutdown(ctx context.Context) error {
+	if n.api != nil {
+		api.Drain(n.api) // background deploys finish before the deckies stop
+	}
 	if n.stopDeckies != nil {
 		n.stopDeckies()
 		n.engine.Wait()
