@@ -5,27 +5,14 @@ import (
 	"strings"
 
 	"github.com/decnet-go/decnet/internal/decky"
-	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/honeypot/builtin"
 )
 
 // registryCatalog lets the fleet loader check service names and persona
 // keys against the compiled-in services. (The adapter lives here because
 // honeypot imports decky, so decky cannot name honeypot types.)
-type registryCatalog struct{ r *honeypot.Registry }
-
 // fleetCatalog is the service catalog every fleet file is checked against.
-func fleetCatalog() decky.ServiceCatalog { return registryCatalog{builtin.Registry()} }
-
-func (c registryCatalog) Names() []string { return c.r.Names() }
-
-func (c registryCatalog) CheckConfig(service string, cfg map[string]string) error {
-	s, err := c.r.New(service)
-	if err != nil {
-		return err
-	}
-	return s.Schema().Validate(cfg)
-}
+func fleetCatalog() decky.ServiceCatalog { return builtin.Registry() }
 
 // loadLocalFleet reads the fleet file of `decnet up --config` for the local
 // driver, which runs every decky in this process on a loopback address. A

@@ -450,10 +450,6 @@ func reason(err error) string {
 	}
 }
 
-// ErrDeckyExists is returned by AddDecky when a decky of that name, or on
-// that address, already runs (the API answers 409).
-var ErrDeckyExists = errors.New("decky already exists")
-
 // AddDecky starts a new decky with every service, bound as Start binds
 // them. It validates like Start (ErrUnknownService, ErrBadConfig); a name
 // or address already in use is ErrDeckyExists. Start must have run.

@@ -39,6 +39,7 @@ var (
 	ErrBadConfig      = errors.New("configuration rejected")   // 400
 	ErrBadPath        = errors.New("bad file path")            // 422
 	ErrDriver         = errors.New("driver failed")            // 409 (docker exec, container start)
+	ErrDeckyExists    = errors.New("decky already exists")     // 409: name or address in use
 )
 
 // WriteDrop writes a dropped file for either driver, mapping what goes

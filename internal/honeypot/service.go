@@ -86,3 +86,14 @@ func (r *Registry) Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// CheckConfig validates an operator's configuration of the named service
+// against its schema. With Names it makes the registry the service catalog
+// fleet files are checked against (decky.ServiceCatalog).
+func (r *Registry) CheckConfig(service string, cfg map[string]string) error {
+	s, err := r.New(service)
+	if err != nil {
+		return err
+	}
+	return s.Schema().Validate(cfg)
+}

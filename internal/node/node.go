@@ -22,7 +22,6 @@ import (
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/engine"
 	"github.com/decnet-go/decnet/internal/event"
-	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/honeypot/builtin"
 	"github.com/decnet-go/decnet/internal/pipeline"
 	"github.com/decnet-go/decnet/internal/secret"
@@ -262,21 +261,7 @@ func (f fleetOps) RunningDeckies() []decky.Decky {
 }
 
 // Catalog checks deployment INI files against the compiled-in services.
-func (f fleetOps) Catalog() decky.ServiceCatalog { return registryCatalog{f.Local.Registry} }
-
-// registryCatalog adapts a service registry to what the fleet loader needs
-// (honeypot imports decky, so the adapter lives with the caller).
-type registryCatalog struct{ r *honeypot.Registry }
-
-func (c registryCatalog) Names() []string { return c.r.Names() }
-
-func (c registryCatalog) CheckConfig(service string, cfg map[string]string) error {
-	s, err := c.r.New(service)
-	if err != nil {
-		return err
-	}
-	return s.Schema().Validate(cfg)
-}
+func (f fleetOps) Catalog() decky.ServiceCatalog { return f.Local.Registry }
 
 var _ api.Deployer = fleetOps{}
 
