@@ -136,7 +136,32 @@ func (d *Driver) EnsureImage(ctx context.Context, progress func(string)) (string
 		return "", fmt.Errorf("image %s was imported but cannot be found: %w", tag, err)
 	}
 	progress(fmt.Sprintf("image %s built in %.1fs", tag, time.Since(start).Seconds()))
+	if n := d.pruneImages(ctx, tag); n > 0 {
+		progress(fmt.Sprintf("removed %d decky image(s) of older builds", n))
+	}
 	return tag, nil
+}
+
+// pruneImages removes decky images of other builds that no container uses
+// any more (the daemon refuses to remove one in use, and that is left), so
+// upgrades do not pile images up. It returns how many it removed.
+func (d *Driver) pruneImages(ctx context.Context, keep string) int {
+	res, err := d.cli.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("label", LabelManaged+"=true")})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, img := range res.Items {
+		for _, t := range img.RepoTags {
+			if t == keep || !strings.HasPrefix(t, ImageRepo+":") {
+				continue
+			}
+			if _, err := d.cli.ImageRemove(ctx, t, client.ImageRemoveOptions{}); err == nil {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // readMessages reads the daemon's JSON progress stream and returns the
