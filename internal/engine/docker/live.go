@@ -348,6 +348,22 @@ func setConfig(dk *decky.Decky, svc string, cfg map[string]string) {
 // way are created (0755, 65534). The write cannot leave the drops
 // directory, symbolic links included.
 func (d *Driver) WriteFile(ctx context.Context, deckyName, p string, content []byte, mode fs.FileMode) error {
+	return d.withDrops(ctx, deckyName, p, func(drops *honeypot.Drops) error {
+		return engine.WriteDrop(drops, deckyName, p, content, mode)
+	})
+}
+
+// RemoveFile deletes a dropped file; a file that is not there is not an
+// error (as `rm -f`).
+func (d *Driver) RemoveFile(ctx context.Context, deckyName, p string) error {
+	return d.withDrops(ctx, deckyName, p, func(drops *honeypot.Drops) error {
+		return engine.RemoveDrop(drops, deckyName, p)
+	})
+}
+
+// withDrops checks the path, then runs fn on the decky's drops directory
+// (made ready for the containers' user) under the operation lock.
+func (d *Driver) withDrops(ctx context.Context, deckyName, p string, fn func(*honeypot.Drops) error) error {
 	if err := engine.CheckDropPath(p); err != nil {
 		return err
 	}
@@ -360,21 +376,5 @@ func (d *Driver) WriteFile(ctx context.Context, deckyName, p string, content []b
 	if err := prepareDropsDir(ld.Opts.DataDir, deckyName); err != nil {
 		return fmt.Errorf("%w: %v", engine.ErrDriver, err)
 	}
-	drops := &honeypot.Drops{Root: DropsDir(ld.Opts.DataDir, deckyName), Owner: &honeypot.Owner{UID: nobody, GID: nobody}}
-	return engine.WriteDrop(drops, deckyName, p, content, mode)
-}
-
-// RemoveFile deletes a dropped file; a file that is not there is not an
-// error (as `rm -f`).
-func (d *Driver) RemoveFile(ctx context.Context, deckyName, p string) error {
-	if err := engine.CheckDropPath(p); err != nil {
-		return err
-	}
-	d.opMu.Lock()
-	defer d.opMu.Unlock()
-	ld, err := d.load(ctx, deckyName)
-	if err != nil {
-		return err
-	}
-	return engine.RemoveDrop(&honeypot.Drops{Root: DropsDir(ld.Opts.DataDir, deckyName)}, deckyName, p)
+	return fn(&honeypot.Drops{Root: DropsDir(ld.Opts.DataDir, deckyName), Owner: &honeypot.Owner{UID: nobody, GID: nobody}})
 }
