@@ -133,6 +133,20 @@ func TestDeployRoutes(t *testing.T) {
 	}
 }
 
+// deployAndWait posts an INI deploy, expects 202 and waits until the
+// background deploy is done.
+func deployAndWait(t *testing.T, e *testEnv, admin, body string) deployResponse {
+	t.Helper()
+	rec := e.do("POST", deployPath, admin, body)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("deploy = %d %s", rec.Code, rec.Body)
+	}
+	var resp deployResponse
+	decode(t, rec, &resp)
+	e.srv.deploys.Wait()
+	return resp
+}
+
 func lifecycleRows(t *testing.T, e *testEnv, token string, ids []string) []store.Lifecycle {
 	t.Helper()
 	q := "ids=" + strings.Join(ids, "&ids=")
@@ -150,13 +164,7 @@ func TestDeployLifecycle(t *testing.T) {
 	e, admin, viewer, pubs := liveEnv(t, f)
 	// decky-02 has no ip: it gets the next free loopback address after
 	// decky-01's 127.42.0.11; decky-03's is explicit.
-	rec := e.do("POST", deployPath, admin, iniBody("[decky-02]\nservices=ssh\n[decky-03]\nip=127.42.0.50\nservices=http\n", false))
-	if rec.Code != http.StatusAccepted {
-		t.Fatalf("deploy = %d %s", rec.Code, rec.Body)
-	}
-	var resp deployResponse
-	decode(t, rec, &resp)
-	e.srv.deploys.Wait()
+	resp := deployAndWait(t, e, admin, iniBody("[decky-02]\nservices=ssh\n[decky-03]\nip=127.42.0.50\nservices=http\n", false))
 	if len(resp.LifecycleIDs) != 2 {
 		t.Fatalf("lifecycle ids = %v", resp.LifecycleIDs)
 	}
@@ -189,12 +197,7 @@ func TestDeployLifecycle(t *testing.T) {
 	}
 
 	// replace_fleet: decky-01 and decky-03 go, decky-02 is redeployed.
-	rec = e.do("POST", deployPath, admin, iniBody("[decky-02]\nservices=ssh,http\n", true))
-	if rec.Code != http.StatusAccepted {
-		t.Fatalf("replace = %d %s", rec.Code, rec.Body)
-	}
-	decode(t, rec, &resp)
-	e.srv.deploys.Wait()
+	resp = deployAndWait(t, e, admin, iniBody("[decky-02]\nservices=ssh,http\n", true))
 	rows = lifecycleRows(t, e, viewer, resp.LifecycleIDs)
 	var ops []string
 	for _, r := range rows {
@@ -213,13 +216,7 @@ func TestDeployFailure(t *testing.T) {
 	f := newFakeDeployer()
 	f.failAdd = true
 	e, admin, viewer, pubs := liveEnv(t, f)
-	rec := e.do("POST", deployPath, admin, iniBody("[decky-02]\nservices=ssh\n", false))
-	if rec.Code != http.StatusAccepted {
-		t.Fatalf("deploy = %d %s", rec.Code, rec.Body)
-	}
-	var resp deployResponse
-	decode(t, rec, &resp)
-	e.srv.deploys.Wait()
+	resp := deployAndWait(t, e, admin, iniBody("[decky-02]\nservices=ssh\n", false))
 	rows := lifecycleRows(t, e, viewer, resp.LifecycleIDs)
 	if len(rows) != 1 || rows[0].Status != store.LifecycleFailed || rows[0].Error == nil || !strings.Contains(*rows[0].Error, "boom") {
 		t.Fatalf("rows = %+v", rows)

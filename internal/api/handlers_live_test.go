@@ -89,14 +89,20 @@ func (f *fakeFleet) ConfigureService(_ context.Context, decky, svc string, cfg m
 	return apply, nil
 }
 
-func (f *fakeFleet) WriteFile(_ context.Context, decky, path string, content []byte, mode fs.FileMode) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// checkFakeFile is the fake's check of a file drop: the one decky, and the
+// drivers' path rules.
+func checkFakeFile(decky, path string) error {
 	if decky != "decky-01" {
 		return engine.ErrUnknownDecky
 	}
-	if _, err := honeypot.DropPath(path); err != nil {
-		return fmt.Errorf("%w: %v", engine.ErrBadPath, err)
+	return engine.CheckDropPath(path)
+}
+
+func (f *fakeFleet) WriteFile(_ context.Context, decky, path string, content []byte, mode fs.FileMode) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := checkFakeFile(decky, path); err != nil {
+		return err
 	}
 	if f.failFile {
 		return fmt.Errorf("%w: docker exec: exit status 1", engine.ErrDriver)
@@ -108,11 +114,8 @@ func (f *fakeFleet) WriteFile(_ context.Context, decky, path string, content []b
 func (f *fakeFleet) RemoveFile(_ context.Context, decky, path string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if decky != "decky-01" {
-		return engine.ErrUnknownDecky
-	}
-	if _, err := honeypot.DropPath(path); err != nil {
-		return fmt.Errorf("%w: %v", engine.ErrBadPath, err)
+	if err := checkFakeFile(decky, path); err != nil {
+		return err
 	}
 	delete(f.files, path)
 	return nil

@@ -38,19 +38,24 @@ func specPath(dataDir, deckyName string) string {
 // writeSpec stores d as <data>/deckies/<decky>/decky.json (root-only: it
 // holds the operator's configuration, passwords included).
 func writeSpec(dataDir string, d decky.Decky) error {
-	b, err := json.MarshalIndent(d, "", "  ")
+	return writeJSONFile(specPath(dataDir, d.Name), d)
+}
+
+// writeJSONFile replaces path with v as indented JSON (mode 0600, in a
+// 0700 directory) through a rename, so a crash never leaves half a file.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	p := specPath(dataDir, d.Name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, p)
+	return os.Rename(tmp, path)
 }
 
 // prepareDropsDir creates a decky's drops directory, readable by the

@@ -43,19 +43,7 @@ func deployPath(dataDir, deckyName string) string {
 }
 
 func writeDeployRecord(dataDir, deckyName string, r deployRecord) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	p := deployPath(dataDir, deckyName)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
-	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return writeJSONFile(deployPath(dataDir, deckyName), r)
 }
 
 func readDeployRecord(dataDir, deckyName string) (deployRecord, error) {

@@ -107,3 +107,49 @@ func FuzzIdentLine(f *testing.F) {
 		a.Close()
 	})
 }
+
+// kexInitPacket builds a client's identification line and cleartext
+// KEXINIT packet, as OpenSSH 9.2 sends them.
+func kexInitPacket() []byte {
+	payload := []byte{20}
+	payload = append(payload, make([]byte, 16)...) // cookie
+	for _, l := range []string{
+		"sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ext-info-c,kex-strict-c-v00@openssh.com",
+		"ssh-ed25519-cert-v01@openssh.com,ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256",
+		"chacha20-poly1305@openssh.com,aes128-ctr,aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com,aes128-ctr,aes256-gcm@openssh.com",
+		"umac-64-etm@openssh.com,hmac-sha2-256-etm@openssh.com", "umac-64-etm@openssh.com,hmac-sha2-256-etm@openssh.com",
+		"none,zlib@openssh.com", "none,zlib@openssh.com", "", "",
+	} {
+		payload = binary.BigEndian.AppendUint32(payload, uint32(len(l)))
+		payload = append(payload, l...)
+	}
+	payload = append(payload, 0, 0, 0, 0, 0) // first_kex_packet_follows, reserved
+	return appendCleartextPacket([]byte("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"), payload)
+}
+
+// FuzzParseHello feeds the parser of what a client sends in the clear (its
+// identification and KEXINIT, the input of HASSH): it must never panic or
+// read past its input, whatever the lengths claim.
+func FuzzParseHello(f *testing.F) {
+	good := kexInitPacket()
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte("SSH-2.0-libssh_0.9.6\r\n\x00\x00\x00\x0c\x0a\x14"))
+	f.Add([]byte("GET / HTTP/1.1\r\n"))
+	f.Add([]byte("SSH-2.0-x\n\xff\xff\xff\xff\x04"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, complete := parseHello(b)
+		if complete && len(h.KEX) > 0 {
+			if got := h.hassh(); len(got) != 32 {
+				t.Fatalf("hassh %q is not an MD5 hex digest", got)
+			}
+		}
+	})
+}
+
+func TestParseHelloOpenSSH(t *testing.T) {
+	h, complete := parseHello(kexInitPacket())
+	if !complete || h.Version != "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3" || len(h.KEX) != 6 || h.Compression[1] != "zlib@openssh.com" {
+		t.Fatalf("parseHello = %+v, %v", h, complete)
+	}
+}
