@@ -39,8 +39,7 @@ func TestOpenSSHClientExec(t *testing.T) {
 	gate.Tool(t, "sshpass")
 	srv := startServer(t, sharedKeys, nil)
 	out, stderr := openSSH(t, srv, "", "-v", "root@127.0.0.1", "uname -a; cat /etc/passwd")
-	passwd, _ := newFileSystem(srv.persona, nil).get("/etc/passwd")
-	if want := srv.persona.Uname() + "\n" + passwd.data; out != want {
+	if want := srv.persona.Uname() + "\n" + srv.persona.Files()["/etc/passwd"].Content; out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
 	m := remoteVersion.FindStringSubmatch(stderr)

@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -8,12 +9,9 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/honeypot/shell"
 	"github.com/decnet-go/decnet/internal/persona"
 )
-
-// maxCommands bounds the command lines of one session; the shell logs out
-// after that many.
-const maxCommands = 2000
 
 // maxEnv bounds the env requests kept for one session.
 const maxEnv = 64
@@ -89,28 +87,40 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 // run runs the login shell or the exec'd command, then reports the exit
 // status and closes the channel.
 func (s *session) run(exec bool, command string) {
-	mode := modeInteractive
+	mode := shell.Interactive
 	switch {
 	case exec:
-		mode = modeExec
+		mode = shell.Exec
 	case !s.pty:
-		mode = modeStdin
+		mode = shell.Stdin
 	}
 	if exec && isBareShell(command) {
-		mode = modeStdin // "ssh host sh" reads its script from stdin
+		mode = shell.Stdin // "ssh host sh" reads its script from stdin
 	}
-	sh := newShell(shellConfig{
-		persona: s.cn.p, drops: s.cn.srv.env.Drops, login: s.login, mode: mode, tty: s.pty, env: s.env,
-		srcIP: s.cn.c.Src.Addr().Unmap().String(), dstIP: s.cn.c.Dst.Addr().Unmap().String(),
+	src, dst := s.cn.c.Src, s.cn.c.Dst
+	env := map[string]string{
+		"SSH_CLIENT":     fmt.Sprintf("%s %d %d", src.Addr().Unmap(), src.Port(), dst.Port()),
+		"SSH_CONNECTION": fmt.Sprintf("%s %d %s %d", src.Addr().Unmap(), src.Port(), dst.Addr().Unmap(), dst.Port()),
+	}
+	if s.pty {
+		env["SSH_TTY"] = "/dev/pts/0"
+	}
+	for k, v := range s.env {
+		env[k] = v
+	}
+	sh := shell.New(shell.Config{
+		Persona: s.cn.p, Drops: s.cn.srv.env.Drops, Login: s.login, Mode: mode, TTY: s.pty, Env: env,
+		SrcIP: src.Addr().Unmap().String(), DstIP: dst.Addr().Unmap().String(),
 	})
 	var out io.Writer = s.ch
 	if s.pty {
-		out = crlfWriter{s.ch}
+		out = shell.CRLF(s.ch)
 	}
-	if mode == modeExec {
-		s.execScript(sh, command, out)
+	onCommand := func(line string) { s.emitCommand(sh, line) }
+	if mode == shell.Exec {
+		sh.RunLines(command, out, onCommand)
 	} else {
-		s.interactive(sh, out)
+		sh.Interact(s.ch, out, s.ch, onCommand)
 	}
 	status := struct{ Status uint32 }{uint32(sh.Status())}
 	s.ch.SendRequest("exit-status", false, ssh.Marshal(&status))
@@ -126,88 +136,8 @@ func isBareShell(cmd string) bool {
 	return false
 }
 
-// execScript runs the lines of an exec request, one command event each.
-func (s *session) execScript(sh *Shell, command string, out io.Writer) {
-	pending := ""
-	lines := strings.Split(command, "\n")
-	for i, line := range lines {
-		full := pending + line
-		if i < len(lines)-1 && Incomplete(full) {
-			pending = full + "\n"
-			continue
-		}
-		pending = ""
-		if strings.TrimSpace(full) == "" {
-			continue
-		}
-		s.emitCommand(sh, full)
-		sh.Run(full, out)
-		if sh.Exited() {
-			return
-		}
-	}
-}
-
-// interactive is the read-eval-print loop of a login shell.
-func (s *session) interactive(sh *Shell, out io.Writer) {
-	ed := &lineEditor{r: s.ch}
-	if s.pty {
-		ed.echo = s.ch // the editor writes its own \r\n
-		io.WriteString(out, motd(s.cn.p, sh.cfg.now(), sh.cfg.dstIP))
-	}
-	pending := ""
-	for n := 0; n < maxCommands; {
-		if s.pty {
-			prompt := sh.Prompt()
-			if pending != "" {
-				prompt = "> "
-			}
-			io.WriteString(out, prompt)
-		}
-		line, ev, err := ed.readLine()
-		switch {
-		case ev == lineInterrupt:
-			pending = ""
-			continue
-		case ev == lineEOF || err != nil:
-			if s.pty && err == nil {
-				io.WriteString(out, "logout\n")
-			}
-			return
-		}
-		full := pending + line
-		if len(full) < maxLine && Incomplete(full) {
-			pending = full + "\n"
-			continue
-		}
-		pending = ""
-		if strings.TrimSpace(full) == "" {
-			continue
-		}
-		n++
-		s.emitCommand(sh, full)
-		sh.Run(full, out)
-		if sh.Exited() {
-			if s.pty {
-				io.WriteString(out, "logout\n")
-			}
-			return
-		}
-	}
-}
-
-func (s *session) emitCommand(sh *Shell, line string) {
+func (s *session) emitCommand(sh *shell.Shell, line string) {
 	e := s.cn.c.Event(event.TypeCommand)
 	e.Fields = map[string]any{"command": line, "cwd": sh.Cwd(), "username": s.login.User}
 	s.cn.c.Emit(e)
-}
-
-// crlfWriter turns \n into \r\n, as a pty's onlcr does.
-type crlfWriter struct{ w io.Writer }
-
-func (c crlfWriter) Write(p []byte) (int, error) {
-	if _, err := c.w.Write([]byte(strings.ReplaceAll(string(p), "\n", "\r\n"))); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }

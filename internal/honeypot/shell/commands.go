@@ -1,4 +1,4 @@
-package ssh
+package shell
 
 import (
 	"fmt"
@@ -151,7 +151,7 @@ func isDigit(c byte, base int) bool {
 func cmdWhoami(s *Shell, _ []string, _ string) result { return ok(s.user + "\n") }
 
 func cmdID(s *Shell, args []string, _ string) result {
-	uid := s.cfg.login.UID
+	uid := s.cfg.Login.UID
 	groups := fmt.Sprintf("%d(%s)", uid, s.user)
 	if uid != 0 {
 		groups += ",27(sudo)"
@@ -254,7 +254,7 @@ func cmdHostname(s *Shell, args []string, _ string) result {
 	if len(args) > 1 {
 		switch args[1] {
 		case "-I", "--all-ip-addresses":
-			return ok(s.cfg.dstIP + " \n")
+			return ok(s.cfg.DstIP + " \n")
 		case "-i", "--ip-address":
 			return ok("127.0.1.1\n")
 		case "-f", "--fqdn", "-s", "--short":

@@ -1,4 +1,4 @@
-package ssh
+package shell
 
 import (
 	"fmt"
@@ -7,9 +7,9 @@ import (
 	"github.com/decnet-go/decnet/internal/persona"
 )
 
-// motd is what a login on a pty prints before the first prompt: the
+// Motd is what a login on a pty prints before the first prompt: the
 // distro's message of the day and sshd's "Last login" line.
-func motd(p *persona.Persona, now time.Time, ip string) string {
+func Motd(p *persona.Persona, now time.Time, ip string) string {
 	last := lastLogin(p, now)
 	switch p.Distro.ID {
 	case "debian":

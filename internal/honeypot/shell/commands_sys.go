@@ -1,4 +1,4 @@
-package ssh
+package shell
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 
 func cmdUptime(s *Shell, args []string, _ string) result {
 	if len(args) > 1 && (args[1] == "-p" || args[1] == "--pretty") {
-		up := s.p.Uptime(s.cfg.now())
+		up := s.p.Uptime(s.cfg.Now())
 		d, h, m := int(up.Hours())/24, int(up.Hours())%24, int(up.Minutes())%60
 		var parts []string
 		if d > 0 {
@@ -29,7 +29,7 @@ func cmdUptime(s *Shell, args []string, _ string) result {
 }
 
 func cmdW(s *Shell, _ []string, _ string) result {
-	from := s.cfg.srcIP
+	from := s.cfg.SrcIP
 	if len(from) > 16 {
 		from = from[:16]
 	}
@@ -40,7 +40,7 @@ func cmdW(s *Shell, _ []string, _ string) result {
 
 func cmdWho(s *Shell, _ []string, _ string) result {
 	t := s.started
-	return ok(fmt.Sprintf("%-8s pts/0        %s (%s)\n", s.user, t.Format("2006-01-02 15:04"), s.cfg.srcIP))
+	return ok(fmt.Sprintf("%-8s pts/0        %s (%s)\n", s.user, t.Format("2006-01-02 15:04"), s.cfg.SrcIP))
 }
 
 func cmdPs(s *Shell, args []string, _ string) result {
@@ -72,7 +72,7 @@ func cmdPs(s *Shell, args []string, _ string) result {
 
 // psStart is ps's START column: a time today, else the month and day.
 func psStart(s *Shell, p process) string {
-	now := s.cfg.now()
+	now := s.cfg.Now()
 	if now.Sub(p.start).Hours() < 24 {
 		return p.start.Format("15:04")
 	}
@@ -147,7 +147,7 @@ func cmdDf(s *Shell, args []string, _ string) result {
 }
 
 func cmdDate(s *Shell, args []string, _ string) result {
-	now := s.cfg.now().UTC()
+	now := s.cfg.Now().UTC()
 	if len(args) > 1 && args[1] == "+%s" {
 		return ok(strconv.FormatInt(now.Unix(), 10) + "\n")
 	}
@@ -210,7 +210,7 @@ func cmdWget(s *Shell, args []string, _ string) result {
 	if flags["q"] || flags["--quiet"] {
 		return result{status: 4}
 	}
-	stamp := s.cfg.now().Format("2006-01-02 15:04:05")
+	stamp := s.cfg.Now().Format("2006-01-02 15:04:05")
 	msg := "--" + stamp + "--  " + target + "\n"
 	if _, err := netip.ParseAddr(host); err == nil {
 		msg += "Connecting to " + host + ":" + port + "... failed: Connection refused.\n"

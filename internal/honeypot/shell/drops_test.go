@@ -1,4 +1,4 @@
-package ssh
+package shell
 
 import (
 	"path/filepath"
@@ -13,7 +13,7 @@ import (
 func TestShellSeesDrops(t *testing.T) {
 	drops := &honeypot.Drops{Root: filepath.Join(t.TempDir(), "drops")}
 	l, _ := testPersona.Account("root")
-	sh := newShell(shellConfig{persona: testPersona, login: l, mode: modeExec, drops: drops})
+	sh := New(Config{Persona: testPersona, Login: l, Mode: Exec, Drops: drops})
 
 	if out := run(sh, "cat /root/notes.txt"); !strings.Contains(out, "No such file") {
 		t.Fatalf("before the drop: %q", out)
@@ -49,7 +49,7 @@ func TestShellSeesDrops(t *testing.T) {
 	if err := drops.Remove("/root/notes.txt"); err != nil {
 		t.Fatal(err)
 	}
-	sh2 := newShell(shellConfig{persona: testPersona, login: l, mode: modeExec, drops: drops})
+	sh2 := New(Config{Persona: testPersona, Login: l, Mode: Exec, Drops: drops})
 	if out := run(sh2, "cat /root/notes.txt"); !strings.Contains(out, "No such file") {
 		t.Errorf("after removing the drop: %q", out)
 	}

@@ -1,4 +1,4 @@
-package ssh
+package shell
 
 import (
 	"fmt"
@@ -73,7 +73,7 @@ func meminfo(p *persona.Persona) string {
 
 // uptimeLine is what uptime prints (procps-ng).
 func (s *Shell) uptimeLine() string {
-	now := s.cfg.now()
+	now := s.cfg.Now()
 	up := s.p.Uptime(now)
 	days := int(up.Hours()) / 24
 	h, m := int(up.Hours())%24, int(up.Minutes())%60
@@ -134,7 +134,7 @@ func (s *Shell) processes(self string) []process {
 		{"root", pid(760), 1, 5872, 1024, "tty1", "Ss+", boot, "/sbin/agetty -o -p -- \\u --noclear - linux"},
 		{"root", s.pid - 12, pid(720), 17976, 11008, "?", "Ss", login, "sshd: " + s.user + "@pts/0"},
 		{s.user, s.pid, s.pid - 12, 8960, 5632, "pts/0", "Ss", login, "-bash"},
-		{s.user, s.pid + 7 + s.steps, s.pid, 11084, 4608, "pts/0", "R+", s.cfg.now(), self},
+		{s.user, s.pid + 7 + s.steps, s.pid, 11084, 4608, "pts/0", "R+", s.cfg.Now(), self},
 	}
 	return ps
 }

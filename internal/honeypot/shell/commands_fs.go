@@ -1,4 +1,4 @@
-package ssh
+package shell
 
 import (
 	"fmt"
@@ -123,7 +123,7 @@ func (s *Shell) lsFormat(entries []lsEntry, long, human bool) string {
 		for i, e := range entries {
 			names[i] = e.name
 		}
-		if s.cfg.tty {
+		if s.cfg.TTY {
 			return columns(names, 80)
 		}
 		return strings.Join(names, "\n") + "\n"
@@ -131,7 +131,7 @@ func (s *Shell) lsFormat(entries []lsEntry, long, human bool) string {
 	type row struct{ mode, links, owner, size, date, name string }
 	rows := make([]row, len(entries))
 	var wl, wo, ws int
-	now := s.cfg.now()
+	now := s.cfg.Now()
 	for i, e := range entries {
 		links := 1
 		if e.n.dir {
@@ -253,7 +253,7 @@ func cmdMkdir(s *Shell, args []string, _ string) result {
 			continue
 		}
 		for _, d := range todo {
-			s.fs.nodes[d] = &node{dir: true, mode: 0o755, owner: s.user, mtime: s.cfg.now()}
+			s.fs.nodes[d] = &node{dir: true, mode: 0o755, owner: s.user, mtime: s.cfg.Now()}
 		}
 	}
 	return res
@@ -299,7 +299,7 @@ func cmdTouch(s *Shell, args []string, _ string) result {
 	var res result
 	for _, op := range operands {
 		if n, found := s.fs.get(s.abs(op)); found {
-			n.mtime = s.cfg.now()
+			n.mtime = s.cfg.Now()
 			continue
 		}
 		if msg := s.writeFile(op, "", true); msg != "" {

@@ -1,4 +1,4 @@
-package ssh
+package shell
 
 import (
 	"errors"
@@ -15,13 +15,13 @@ import (
 	"github.com/decnet-go/decnet/internal/persona"
 )
 
-// shellMode says how bash was started, which changes its error prefixes.
-type shellMode uint8
+// Mode says how bash was started, which changes its error prefixes.
+type Mode uint8
 
 const (
-	modeInteractive shellMode = iota // login shell on a pty: "-bash: "
-	modeStdin                        // login shell reading a pipe: "-bash: line N: "
-	modeExec                         // bash -c from an exec request: "bash: line N: "
+	Interactive Mode = iota // login shell on a pty: "-bash: "
+	Stdin                   // login shell reading a pipe: "-bash: line N: "
+	Exec                    // bash -c from an exec request: "bash: line N: "
 )
 
 // Limits of the interpreter, so no input makes it work without bound.
@@ -35,23 +35,25 @@ const (
 	shellPIDBase = 1000
 )
 
-// shellConfig is who runs the shell and from where.
-type shellConfig struct {
-	persona *persona.Persona
-	drops   *honeypot.Drops // files the operator dropped; nil for none
-	login   persona.Login
-	mode    shellMode
-	tty     bool   // a pty was requested: ls prints columns
-	srcIP   string // the attacker, as w and who show it
-	dstIP   string // the decky, as hostname -I shows it
-	env     map[string]string
-	now     func() time.Time
+// Config is who runs the shell and from where.
+type Config struct {
+	Persona *persona.Persona
+	Drops   *honeypot.Drops // files the operator dropped; nil for none
+	Login   persona.Login
+	Mode    Mode
+	TTY     bool   // a terminal was requested: ls prints columns
+	SrcIP   string // the attacker, as w and who show it
+	DstIP   string // the decky, as hostname -I shows it
+	// Env is set over the login environment: the client's LANG, and the
+	// transport's own variables (SSH_CLIENT, SSH_TTY).
+	Env map[string]string
+	Now func() time.Time // the clock; time.Now when nil
 }
 
 // Shell is the bash emulation of one session: its working directory,
 // variables, history and private copy of the filesystem.
 type Shell struct {
-	cfg     shellConfig
+	cfg     Config
 	p       *persona.Persona
 	user    string
 	home    string
@@ -69,16 +71,16 @@ type Shell struct {
 	steps   int
 }
 
-// newShell starts a login shell for cfg.login.
-func newShell(cfg shellConfig) *Shell {
-	if cfg.now == nil {
-		cfg.now = time.Now
+// New starts a login shell for cfg.Login.
+func New(cfg Config) *Shell {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	p := cfg.persona
+	p := cfg.Persona
 	s := &Shell{
-		cfg: cfg, p: p, user: cfg.login.User, home: cfg.login.Home,
-		fs: newFileSystem(p, cfg.drops), hw: hardwareOf(p), started: cfg.now(),
-		pid: shellPIDBase + int(p.Uptime(cfg.now()).Minutes())%30000,
+		cfg: cfg, p: p, user: cfg.Login.User, home: cfg.Login.Home,
+		fs: newFileSystem(p, cfg.Drops), hw: hardwareOf(p), started: cfg.Now(),
+		pid: shellPIDBase + int(p.Uptime(cfg.Now()).Minutes())%30000,
 	}
 	if s.home == "" {
 		s.home = "/"
@@ -95,14 +97,10 @@ func newShell(cfg shellConfig) *Shell {
 	if s.user != "root" {
 		s.vars["PATH"] = "/usr/local/bin:/usr/bin:/bin:/usr/games"
 	}
-	if cfg.srcIP != "" {
-		s.vars["SSH_CLIENT"] = cfg.srcIP + " 22"
-	}
-	if cfg.tty {
+	if cfg.TTY {
 		s.vars["TERM"] = "xterm"
-		s.vars["SSH_TTY"] = "/dev/pts/0"
 	}
-	for k, v := range cfg.env {
+	for k, v := range cfg.Env {
 		s.vars[k] = v
 	}
 	if n, ok := s.fs.get(path.Join(s.home, ".bash_history")); ok {
@@ -177,7 +175,7 @@ func (s *Shell) runScript(src string, out io.Writer) {
 	sc, err := parseScript(src)
 	if err != nil {
 		s.status = 2
-		if s.cfg.mode == modeExec {
+		if s.cfg.Mode == Exec {
 			io.WriteString(out, "bash: -c: line "+strconv.Itoa(s.lineNo)+": ")
 		} else {
 			io.WriteString(out, s.errPrefix())
@@ -357,10 +355,10 @@ func (s *Shell) subshell(src, _ string) result {
 
 // errPrefix starts bash's own error messages.
 func (s *Shell) errPrefix() string {
-	switch s.cfg.mode {
-	case modeStdin:
+	switch s.cfg.Mode {
+	case Stdin:
 		return "-bash: line " + strconv.Itoa(s.lineNo) + ": "
-	case modeExec:
+	case Exec:
 		if s.p.Distro.Slug == "ubuntu20" { // bash 5.0 names no line
 			return "bash: "
 		}
@@ -428,16 +426,16 @@ func (s *Shell) param(expr string) string {
 	case "#":
 		return "0"
 	case "0":
-		if s.cfg.mode == modeExec {
+		if s.cfg.Mode == Exec {
 			return "bash"
 		}
 		return "-bash"
 	case "RANDOM":
-		return strconv.Itoa(int(s.cfg.now().UnixNano() % 32768))
+		return strconv.Itoa(int(s.cfg.Now().UnixNano() % 32768))
 	case "PWD":
 		return s.cwd
 	case "UID":
-		return strconv.Itoa(s.cfg.login.UID)
+		return strconv.Itoa(s.cfg.Login.UID)
 	case "HOSTNAME":
 		return s.p.Hostname
 	case "BASH":
