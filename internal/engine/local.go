@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -63,7 +64,7 @@ type liveDecky struct {
 // liveService is one running service of a decky: what stops it.
 type liveService struct {
 	bindings  []Binding
-	listeners []net.Listener
+	listeners []io.Closer // net.Listener or net.PacketConn
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -360,9 +361,6 @@ func (l *Local) startService(ld *liveDecky, name string) {
 	ctx, cancel := context.WithCancel(l.ctx)
 	ls := &liveService{cancel: cancel}
 	for _, p := range svc.Ports() {
-		if p.Proto != "tcp" {
-			continue // UDP services arrive with their emulators
-		}
 		b, ln := l.serve(ctx, ld, svc, p, &ls.wg)
 		ls.bindings = append(ls.bindings, b)
 		if ln != nil {
@@ -393,22 +391,43 @@ func (l *Local) stopService(ld *liveDecky, name string) {
 	}
 }
 
-func (l *Local) serve(ctx context.Context, ld *liveDecky, svc honeypot.Service, port honeypot.Port, wg *sync.WaitGroup) (Binding, net.Listener) {
+func (l *Local) serve(ctx context.Context, ld *liveDecky, svc honeypot.Service, port honeypot.Port, wg *sync.WaitGroup) (Binding, io.Closer) {
 	d := ld.decky
 	b := Binding{Service: svc.Name(), Proto: port.Proto, RequestedPort: port.Number}
-	ln, err := listen(d.IP, port.Number)
+	ps, datagrams := svc.(honeypot.PacketService)
+	if port.Proto == "udp" && !datagrams {
+		b.Err = fmt.Errorf("service %s declares udp port %d but does not answer datagrams", svc.Name(), port.Number)
+		l.Log.Error("service not listening", "decky", d.Name, "service", svc.Name(), "err", b.Err)
+		return b, nil
+	}
+	bind := func(p int) (io.Closer, net.Addr, error) {
+		if port.Proto == "udp" {
+			pc, err := listenPacket(d.IP, p)
+			if err != nil {
+				return nil, nil, err
+			}
+			return pc, pc.LocalAddr(), nil
+		}
+		ln, err := listen(d.IP, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ln, ln.Addr(), nil
+	}
+	c, addr, err := bind(port.Number)
 	if err != nil && l.PortOffset > 0 && fallbackWorthy(err) {
 		alt := port.Number + l.PortOffset
-		b.Fallback = fmt.Sprintf("%s:%d %s; listening on port %d instead", d.IP, port.Number, reason(err), alt)
-		ln, err = listen(d.IP, alt)
+		b.Fallback = fmt.Sprintf("%s:%d/%s %s; listening on port %d instead", d.IP, port.Number, port.Proto, reason(err), alt)
+		c, addr, err = bind(alt)
 	}
 	if err != nil {
 		b.Err = err
 		l.Log.Error("service not listening", "decky", d.Name, "service", svc.Name(), "err", err)
 		return b, nil
 	}
-	b.Port = ln.Addr().(*net.TCPAddr).Port
-	b.Addr = ln.Addr().String()
+	ap := netip.MustParseAddrPort(addr.String())
+	b.Port = int(ap.Port())
+	b.Addr = addr.String()
 	env := honeypot.Env{
 		Decky:    d.Identity(),
 		Persona:  ld.persona,
@@ -423,11 +442,22 @@ func (l *Local) serve(ctx context.Context, ld *liveDecky, svc honeypot.Service, 
 	go func() {
 		defer l.wg.Done()
 		defer wg.Done()
-		if err := svc.Serve(ctx, ln, env); err != nil && ctx.Err() == nil {
+		var err error
+		if pc, ok := c.(net.PacketConn); ok {
+			err = ps.ServePacket(ctx, pc, env)
+		} else {
+			err = svc.Serve(ctx, c.(net.Listener), env)
+		}
+		if err != nil && ctx.Err() == nil {
 			env.Log.Error("service stopped", "err", err)
 		}
 	}()
-	return b, ln
+	return b, c
+}
+
+func listenPacket(ip netip.Addr, port int) (net.PacketConn, error) {
+	var lc net.ListenConfig
+	return lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(ip.String(), strconv.Itoa(port)))
 }
 
 func listen(ip netip.Addr, port int) (net.Listener, error) {

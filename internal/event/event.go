@@ -56,6 +56,9 @@ const (
 	TypeRequest      = "request"
 	TypeStartup      = "startup"
 	TypeShutdown     = "shutdown"
+	// TypeFileCaptured: an attacker left a file (upload, download, mail);
+	// fields from honeypot.Artifact.Fields.
+	TypeFileCaptured = "file_captured"
 )
 
 // Credential outcomes.

@@ -30,6 +30,16 @@ type Service interface {
 	Serve(ctx context.Context, l net.Listener, env Env) error
 }
 
+// PacketService is a Service that answers datagrams (tftp, snmp, sip, …).
+// The engine calls ServePacket for each of its "udp" ports and Serve for
+// its "tcp" ports, if it has any.
+type PacketService interface {
+	Service
+	// ServePacket answers datagrams on pc until ctx ends; nil on a clean
+	// shutdown.
+	ServePacket(ctx context.Context, pc net.PacketConn, env Env) error
+}
+
 // Port is a port a service listens on by default.
 type Port struct {
 	Number int
