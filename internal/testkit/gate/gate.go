@@ -40,3 +40,15 @@ func Tool(t testing.TB, name string) string {
 	Missing(t, name+" is not installed (.ci/run installs it)")
 	return ""
 }
+
+// RealServers gates a differential test that starts a real daemon (vsftpd,
+// postfix, dovecot, …) on loopback to compare its answers with ours: it
+// runs under DECNET_TEST_REALSERVERS=1 (CI sets it) and skips otherwise —
+// or fails, under DECNET_REQUIRE_ALL=1. The test still calls Tool for the
+// daemon it needs.
+func RealServers(t testing.TB) {
+	t.Helper()
+	if os.Getenv("DECNET_TEST_REALSERVERS") != "1" {
+		Missing(t, "DECNET_TEST_REALSERVERS=1 is not set (differential test against a real server)")
+	}
+}
