@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,13 +14,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/decnet-go/decnet/internal/api"
+	"github.com/decnet-go/decnet/internal/decky"
+	"github.com/decnet-go/decnet/internal/engine/docker"
 	"github.com/decnet-go/decnet/internal/node"
 )
 
 func upCmd() *cobra.Command {
 	var cfg node.Config
 	var logLevel string
-	var fleetFile string // fleet model (issue 3)
+	var fleetFile, subnet, gateway string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run everything in one process: deckies, bus, pipeline and API",
@@ -37,12 +41,23 @@ once (set DECNET_ADMIN_PASSWORD to choose it). Data stays in --data-dir.
 Which deckies run: with --config, the fleet file's; without, the deckies
 recorded in --data-dir by the last start, with the services and
 configuration live operations (the API) left them with; on a fresh data
-directory, the default fleet.`,
+directory, the default fleet.
+
+With --driver docker the deckies are containers of the docker driver (see
+` + "`decnet deploy --help`" + `) on --network, each with its own address; this
+process is their control plane: it deploys them, keeps them as desired
+(a reconciler every 30 s restarts what died and removes containers no
+decky owns), serves the live operations and deploys of the API with them,
+and takes their events on its bus, which listens on the fleet network's
+gateway (token-protected) unless --nats-listen says where. Containers
+outlive this process; ` + "`decnet teardown --all`" + ` removes them.`,
 		Example: `  decnet up
   decnet up --data-dir ./decnet-data --listen 127.0.0.1:9090
   sudo decnet up --port-offset 0           # real ports only, fail otherwise
   decnet up --nats-listen 127.0.0.1:4222   # let other processes reach the bus
-  decnet up --config fleet.ini             # deckies from a fleet file (loopback addresses)`,
+  decnet up --config fleet.ini             # deckies from a fleet file (loopback addresses)
+  sudo decnet up --driver docker           # deckies as containers on a docker bridge
+  sudo decnet up --driver docker --config fleet.ini --subnet 172.30.9.0/24`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel)
@@ -50,13 +65,19 @@ directory, the default fleet.`,
 				return err
 			}
 			cfg.Log = log
-			// fleet model (issue 3): deckies from a fleet file.
+			if err := dockerUpFlags(&cfg, subnet, gateway); err != nil {
+				return err
+			}
 			if fleetFile != "" {
-				if cfg.Fleet, err = loadLocalFleet(fleetFile); err != nil {
+				if cfg.Driver == "docker" {
+					cfg.Fleet, err = loadDockerFleet(fleetFile, &cfg.Docker)
+				} else {
+					cfg.Fleet, err = loadLocalFleet(fleetFile)
+				}
+				if err != nil {
 					return err
 				}
 			}
-			// end fleet model
 			cfg.Version = version
 			cfg.AdminPassword = os.Getenv("DECNET_ADMIN_PASSWORD")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -84,7 +105,14 @@ directory, the default fleet.`,
 	f.StringVar(&cfg.NATSURL, "nats-url", "", "use this external NATS server instead of the embedded one")
 	f.StringVar(&cfg.NATSListen, "nats-listen", "", "open a TCP listener on the embedded NATS (host:port)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&fleetFile, "config", "", "fleet file (INI or YAML; see docs/fleet.md); its deckies must be on loopback") // fleet model (issue 3)
+	f.StringVar(&fleetFile, "config", "", "fleet file (INI or YAML; see docs/fleet.md); local driver: its deckies must be on loopback")
+	f.StringVar(&cfg.Driver, "driver", "local", "what runs the deckies: local (this process) or docker (containers)")
+	f.StringVar(&cfg.Docker.Network, "network", "bridge", "docker driver: network driver, bridge, macvlan or ipvlan")
+	f.StringVar(&cfg.Docker.NetworkName, "network-name", docker.DefaultNetworkName, "docker driver: docker network of the fleet")
+	f.StringVar(&subnet, "subnet", "", "docker driver: subnet of the deckies (CIDR); bridge: the network's, or a free 172.30.x.0/24")
+	f.StringVar(&gateway, "gateway", "", "docker driver: gateway of the subnet (default its first address)")
+	f.StringVar(&cfg.Docker.Parent, "parent", "", "docker driver: host NIC of a macvlan or ipvlan network")
+	f.IntVar(&cfg.DeploymentLimit, "deployment-limit", api.DefaultDeploymentLimit, "most deckies one API deploy may start")
 	return cmd
 }
 
@@ -158,4 +186,49 @@ func ipOf(n *node.Node) string {
 		return "127.0.0.1"
 	}
 	return n.Deckies[0].Decky.IP.String()
+}
+
+// dockerUpFlags checks the docker-only flags of up and parses them into cfg.
+func dockerUpFlags(cfg *node.Config, subnet, gateway string) error {
+	if cfg.Driver != "docker" {
+		if subnet != "" || gateway != "" || cfg.Docker.Parent != "" || cfg.Docker.Network != "bridge" {
+			return fmt.Errorf("--network, --subnet, --gateway and --parent need --driver docker")
+		}
+		return nil
+	}
+	var err error
+	if subnet != "" {
+		if cfg.Docker.Subnet, err = netip.ParsePrefix(subnet); err != nil {
+			return fmt.Errorf("--subnet %q: %w", subnet, err)
+		}
+	}
+	if gateway != "" {
+		if cfg.Docker.Gateway, err = netip.ParseAddr(gateway); err != nil {
+			return fmt.Errorf("--gateway %q: %w", gateway, err)
+		}
+	}
+	return nil
+}
+
+// loadDockerFleet reads the fleet file of `up --driver docker`: its
+// [general] network fills the flags not given; deckies without a LAN
+// address get one from the fleet network when it is up.
+func loadDockerFleet(path string, dc *node.DockerConfig) ([]decky.Decky, error) {
+	f, err := decky.LoadFile(path, fleetCatalog())
+	if err != nil {
+		return nil, err
+	}
+	if err := f.CheckRunnable(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !dc.Subnet.IsValid() {
+		dc.Subnet = f.Network.Subnet
+	}
+	if !dc.Gateway.IsValid() {
+		dc.Gateway = f.Network.Gateway
+	}
+	if dc.Parent == "" && dc.Network != "bridge" {
+		dc.Parent = f.Network.Interface
+	}
+	return f.Deckies, nil
 }

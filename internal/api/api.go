@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,7 +47,13 @@ type Config struct {
 	// Notify publishes a live operation's outcome (best effort), e.g. on
 	// core NATS as JSON; nil publishes nothing.
 	Notify func(subject string, payload any)
+	// DeploymentLimit bounds the deckies one deploy may start (409 above
+	// it); zero means DefaultDeploymentLimit.
+	DeploymentLimit int
 }
+
+// DefaultDeploymentLimit is the original's config_limits.deployment_limit.
+const DefaultDeploymentLimit = 10
 
 // Validate reports a configuration New would refuse, naming the setting.
 func (c Config) Validate() error {
@@ -93,26 +100,27 @@ type AdminStore interface {
 
 // server is the API behind the handler New returns.
 type server struct {
-	st        Store
-	log       *slog.Logger
-	secret    []byte
-	ttl       time.Duration
-	version   string
-	checks    map[string]func(context.Context) error
-	mux       *http.ServeMux
-	hasher    *hasher
-	loginIP   *limiter // login attempts per client address
-	loginUser *limiter // login attempts per claimed user name
-	changePW  *limiter // password changes per client address
-	tickets   *tickets
-	streams   *streamCounter
-	fleet     Fleet
-	services  *honeypot.Registry
-	notify    func(subject string, payload any)
-	deployMu  sync.Mutex     // deploys run one at a time
-	deploys   sync.WaitGroup // background deploys in flight
-	drainMu   sync.Mutex     // guards draining and deploys.Add
-	draining  bool           // Drain was called: no new deploys
+	deployLimit int
+	st          Store
+	log         *slog.Logger
+	secret      []byte
+	ttl         time.Duration
+	version     string
+	checks      map[string]func(context.Context) error
+	mux         *http.ServeMux
+	hasher      *hasher
+	loginIP     *limiter // login attempts per client address
+	loginUser   *limiter // login attempts per claimed user name
+	changePW    *limiter // password changes per client address
+	tickets     *tickets
+	streams     *streamCounter
+	fleet       Fleet
+	services    *honeypot.Registry
+	notify      func(subject string, payload any)
+	deployMu    sync.Mutex     // deploys run one at a time
+	deploys     sync.WaitGroup // background deploys in flight
+	drainMu     sync.Mutex     // guards draining and deploys.Add
+	draining    bool           // Drain was called: no new deploys
 
 	// SSE timing; tests shorten them.
 	pollEvery      time.Duration
@@ -150,6 +158,7 @@ func newServer(cfg Config, st Store) *server {
 		pollEvery:      250 * time.Millisecond,
 		keepaliveEvery: 15 * time.Second,
 		fleet:          cfg.Fleet,
+		deployLimit:    cmp.Or(cfg.DeploymentLimit, DefaultDeploymentLimit),
 		services:       cfg.Services,
 		notify:         cfg.Notify,
 	}

@@ -29,6 +29,10 @@ type Deployer interface {
 	RunningDeckies() []decky.Decky
 	// Catalog is what deployment INI files are checked against.
 	Catalog() decky.ServiceCatalog
+	// Placement is the network the driver runs deckies on: deckies of a
+	// file that names no net are given addresses from it, and every
+	// address must lie inside its subnet.
+	Placement() decky.Network
 }
 
 // deployPath is the deploy route; its body may carry a fleet file up to
@@ -121,6 +125,9 @@ func (s *server) deployDeckies(w http.ResponseWriter, r *http.Request, _ *identi
 	if len(f.Deckies) == 0 {
 		return conflict("ini_content defines no deckies")
 	}
+	if len(f.Deckies) > s.deployLimit {
+		return conflict("ini_content defines %d deckies; one deploy may start at most %d (the deployment limit)", len(f.Deckies), s.deployLimit)
+	}
 	running := dep.RunningDeckies()
 	inINI := map[string]bool{}
 	for _, d := range f.Deckies {
@@ -135,7 +142,7 @@ func (s *server) deployDeckies(w http.ResponseWriter, r *http.Request, _ *identi
 		}
 		staying = running
 	}
-	if err := allocateAround(f, staying); err != nil {
+	if err := allocateAround(f, staying, dep.Placement()); err != nil {
 		return err
 	}
 	var jobs []deployJob
@@ -176,9 +183,13 @@ func (s *server) deployDeckies(w http.ResponseWriter, r *http.Request, _ *identi
 }
 
 // allocateAround gives the deckies the file left without an ip the next
-// free loopback addresses, skipping those the deckies that stay running
-// have, and refuses addresses decnet up cannot run or that are taken.
-func allocateAround(f *decky.Fleet, staying []decky.Decky) error {
+// free addresses of the driver's network (place), skipping those the
+// deckies that stay running have, and refuses addresses the driver cannot
+// run or that are taken.
+func allocateAround(f *decky.Fleet, staying []decky.Decky, place decky.Network) error {
+	if !f.Network.Subnet.IsValid() {
+		f.Network = place
+	}
 	// Which addresses did the file give? Reallocating with a decky's own
 	// address as the host's moves it only when the file left it out.
 	explicit := make([]bool, len(f.Deckies))
@@ -210,14 +221,14 @@ func allocateAround(f *decky.Fleet, staying []decky.Decky) error {
 	copy(f.Deckies, all[len(staying):])
 	var off []string
 	for _, d := range f.Deckies {
-		if !d.IP.IsLoopback() {
+		if !place.Subnet.Contains(d.IP) {
 			off = append(off, fmt.Sprintf("%s (%s)", d.Name, d.IP))
 		}
 	}
 	if len(off) > 0 {
-		return conflict("decky %s not on loopback: decnet up runs every decky in this process on a loopback address "+
-			"(127.x.y.z); drop net= and the ip= keys (addresses are then allocated from %s) or give 127.x.y.z addresses",
-			strings.Join(off, ", "), decky.DefaultIPStart)
+		return conflict("decky %s outside %s, the network this control plane runs deckies on; "+
+			"drop net= and the ip= keys (addresses are then allocated from it) or give addresses inside it",
+			strings.Join(off, ", "), place.Subnet)
 	}
 	return nil
 }

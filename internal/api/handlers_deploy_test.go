@@ -72,6 +72,10 @@ func (f *fakeDeployer) names() []string {
 
 func (f *fakeDeployer) Catalog() decky.ServiceCatalog { return fakeCatalog{} }
 
+func (f *fakeDeployer) Placement() decky.Network {
+	return decky.Network{Subnet: netip.MustParsePrefix("127.0.0.0/8"), IPStart: decky.DefaultIPStart}
+}
+
 type fakeCatalog struct{}
 
 func (fakeCatalog) Names() []string { return []string{"ssh", "http"} }
@@ -104,8 +108,9 @@ func TestDeployRoutes(t *testing.T) {
 		{"deploy ini not string", "POST", deployPath, `{"ini_content":3}`, false, 400, `ini_content\" must be a string`},
 		{"deploy parse error", "POST", deployPath, iniBody("[decky-02]\nservices=gopher\n", false), false, 409, "ini_content:2:"},
 		{"deploy too large", "POST", deployPath, iniBody(big, false), false, 409, "larger than 512 KiB"},
-		{"deploy not loopback", "POST", deployPath, iniBody("[decky-02]\nip=192.168.1.20\nservices=ssh\n", false), false, 409, "not on loopback"},
-		{"deploy lan net", "POST", deployPath, iniBody("[general]\nnet=192.168.1.0/24\n[decky-02]\nservices=ssh\n", false), false, 409, "decnet up runs every decky"},
+		{"deploy over the limit", "POST", deployPath, iniBody("[decky-x]\narchetype=linux-server\namount=11\n", false), false, 409, "deployment limit"},
+		{"deploy not loopback", "POST", deployPath, iniBody("[decky-02]\nip=192.168.1.20\nservices=ssh\n", false), false, 409, "outside 127.0.0.0/8"},
+		{"deploy lan net", "POST", deployPath, iniBody("[general]\nnet=192.168.1.0/24\n[decky-02]\nservices=ssh\n", false), false, 409, "the network this control plane runs deckies on"},
 		{"deploy name taken", "POST", deployPath, iniBody("[decky-01]\nservices=ssh\n", false), false, 409, "decky decky-01 already exists"},
 		{"deploy ip taken", "POST", deployPath, iniBody("[decky-02]\nip=127.42.0.11\nservices=ssh\n", false), false, 409, "already used by running decky decky-01"},
 		{"deploy no deckies", "POST", deployPath, iniBody("[general]\n", false), false, 409, "no deckies"},

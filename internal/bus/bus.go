@@ -37,6 +37,11 @@ type Options struct {
 	// Listen, if set (host:port), opens a TCP listener on the embedded server
 	// so other processes (sensors, tools) can connect.
 	Listen string
+	// Token, if set, is required of every client of the embedded server
+	// (the deckies of the docker driver give it in their NATS URL:
+	// nats://TOKEN@host:port). The control process's own connection is
+	// in-process and passes it too.
+	Token string
 	// MaxBytes caps the event stream on disk (default 1 GiB); MaxAge drops
 	// events older than this (default 7 days).
 	MaxBytes int64
@@ -69,6 +74,9 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 		b.srv = srv
 		url = srv.ClientURL()
 		copts = append(copts, nats.InProcessServer(srv))
+		if o.Token != "" {
+			copts = append(copts, nats.Token(o.Token))
+		}
 	}
 	copts = append(copts, nats.Name("decnet"), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -126,6 +134,7 @@ func embedded(o Options) (*server.Server, error) {
 		NoSigs:             true,
 		NoLog:              true,
 		JetStreamMaxMemory: 64 << 20,
+		Authorization:      o.Token,
 	}
 	if o.Listen != "" {
 		host, port, err := net.SplitHostPort(o.Listen)

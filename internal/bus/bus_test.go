@@ -51,6 +51,25 @@ func TestExternalServer(t *testing.T) {
 	}
 }
 
+// TestTokenRequired: with a token, the listener refuses clients without
+// it (a host on the deckies' network cannot forge events), while the
+// control process's in-process connection and clients that give it work.
+func TestTokenRequired(t *testing.T) {
+	ctx := context.Background()
+	host := open(t, Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Token: "s3cret-token"})
+	if err := host.Publish(ctx, sample(1)...); err != nil {
+		t.Fatalf("in-process publish: %v", err)
+	}
+	if b, err := Open(ctx, Options{URL: "nats://" + host.ListenAddr()}); err == nil {
+		b.Close()
+		t.Fatal("a client without the token connected")
+	}
+	sensor := open(t, Options{URL: "nats://s3cret-token@" + host.ListenAddr()})
+	if err := sensor.Publish(ctx, sample(2)...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestUnackedRedelivered: a process that stops before acking gets the same
 // events again after a restart, and an ack stops that.
 func TestUnackedRedelivered(t *testing.T) {

@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +47,13 @@ type Config struct {
 	AdminPassword string
 	Version       string
 	Log           *slog.Logger
+	// Driver runs the deckies: "local" (default; in this process, on
+	// loopback addresses) or "docker" (containers, see Docker).
+	Driver string
+	Docker DockerConfig
+	// DeploymentLimit bounds the deckies one API deploy may start; zero
+	// means api.DefaultDeploymentLimit.
+	DeploymentLimit int
 }
 
 // ingestDurable names the ingest worker's JetStream consumer.
@@ -65,7 +74,9 @@ type Node struct {
 	AdminPassword string
 
 	log          *slog.Logger
-	engine       *engine.Local
+	engine       *engine.Local // local driver
+	docker       *dockerPlane  // docker driver
+	mu           sync.Mutex    // guards Deckies under the docker driver
 	consumer     *bus.Consumer
 	http         *http.Server
 	api          http.Handler
@@ -110,7 +121,18 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if n.Store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "decnet.db")); err != nil {
 		return n, err
 	}
-	if n.Bus, err = bus.Open(ctx, bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Log: cfg.Log}); err != nil {
+	bo := bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Log: cfg.Log}
+	switch cfg.Driver {
+	case "", "local":
+	case "docker":
+		if n.docker, bo.Listen, bo.Token, err = openDocker(ctx, cfg, installSecret); err != nil {
+			return n, err
+		}
+		n.docker.n = n
+	default:
+		return n, fmt.Errorf("--driver %q: use local or docker", cfg.Driver)
+	}
+	if n.Bus, err = bus.Open(ctx, bo); err != nil {
 		return n, err
 	}
 	if n.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ingestDurable, Filter: event.SubjectAll}); err != nil {
@@ -139,6 +161,18 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		fleet = decky.DefaultFleet()
 	}
 	n.Emitter = n.Bus.NewEmitter(65536)
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.stopDeckies = cancel
+	if n.docker != nil {
+		if err := n.startAPI(cfg, jwtSecret); err != nil {
+			return n, err
+		}
+		natsURL := cfg.NATSURL
+		if natsURL == "" {
+			natsURL = "nats://" + bo.Token + "@" + n.Bus.ListenAddr()
+		}
+		return n, n.docker.start(dctx, cfg.Fleet, natsURL)
+	}
 	n.engine = &engine.Local{
 		Registry: builtin.Registry(), Secret: installSecret, StateDir: filepath.Join(cfg.DataDir, "deckies"),
 		PortOffset: cfg.PortOffset, Emit: n.Emitter.Emit, Log: cfg.Log,
@@ -146,9 +180,6 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := n.startAPI(cfg, jwtSecret); err != nil {
 		return n, err
 	}
-
-	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.stopDeckies = cancel
 	if n.Deckies, err = n.engine.Start(dctx, fleet); err != nil {
 		return n, err
 	}
@@ -197,9 +228,17 @@ func (n *Node) record(ctx context.Context, r engine.Running) error {
 // operations added or removed since start.
 func (n *Node) Running() []engine.Running {
 	if n.engine == nil {
-		return nil
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return slices.Clone(n.Deckies)
 	}
 	return n.engine.Running()
+}
+
+func (n *Node) setDeckies(rs []engine.Running) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.Deckies = rs
 }
 
 // fleetOps is the API's view of the engine: every live operation that
@@ -263,6 +302,11 @@ func (f fleetOps) RunningDeckies() []decky.Decky {
 // Catalog checks deployment INI files against the compiled-in services.
 func (f fleetOps) Catalog() decky.ServiceCatalog { return f.Local.Registry }
 
+// Placement: the local driver runs deckies on loopback addresses.
+func (f fleetOps) Placement() decky.Network {
+	return decky.Network{Subnet: netip.MustParsePrefix("127.0.0.0/8"), IPStart: decky.DefaultIPStart}
+}
+
 var _ api.Deployer = fleetOps{}
 
 // notify publishes a live operation's outcome on core NATS (best effort:
@@ -278,13 +322,21 @@ func (n *Node) notify(subject string, payload any) {
 }
 
 func (n *Node) startAPI(cfg Config, secret []byte) error {
+	var fleet api.Fleet
+	reg := builtin.Registry()
+	if n.docker != nil {
+		fleet = dockerOps{Fleet: n.docker.fleet, p: n.docker}
+	} else {
+		fleet, reg = fleetOps{Local: n.engine, n: n}, n.engine.Registry
+	}
 	handler := api.New(api.Config{
-		JWTSecret: secret,
-		Logger:    cfg.Log.With("component", "api"),
-		Version:   cfg.Version,
-		Fleet:     fleetOps{Local: n.engine, n: n},
-		Services:  n.engine.Registry,
-		Notify:    n.notify,
+		JWTSecret:       secret,
+		Logger:          cfg.Log.With("component", "api"),
+		Version:         cfg.Version,
+		Fleet:           fleet,
+		Services:        reg,
+		Notify:          n.notify,
+		DeploymentLimit: cfg.DeploymentLimit,
 		Checks: map[string]func(context.Context) error{
 			"database": n.Store.Ping,
 			"bus":      n.Bus.Ping,
@@ -339,7 +391,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	if n.stopDeckies != nil {
 		n.stopDeckies()
-		n.engine.Wait()
+		if n.engine != nil {
+			n.engine.Wait()
+		}
 	}
 	if n.Emitter != nil {
 		n.Emitter.Close(ctx)
@@ -360,8 +414,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.consumer != nil {
 		n.consumer.Stop()
 	}
-	if n.Store != nil && len(n.Deckies) > 0 {
+	if n.Store != nil && len(n.Deckies) > 0 && n.docker == nil {
+		// Docker deckies outlive this process (they are containers); local
+		// ones stopped with it.
 		n.Store.SetDeckyStatus(ctx, "stopped")
+	}
+	if n.docker != nil {
+		n.docker.fleet.Close()
 	}
 	if n.Bus != nil {
 		n.Bus.Close()

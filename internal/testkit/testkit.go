@@ -7,6 +7,7 @@ package testkit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,21 +82,32 @@ func StartWith(t testing.TB, fleet []decky.Decky) *System {
 // --config does.
 func StartAt(t testing.TB, dataDir string, fleet []decky.Decky) *System {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	return StartConfig(t, node.Config{DataDir: dataDir, Fleet: fleet})
+}
+
+// StartConfig runs a system with cfg (e.g. the docker driver), filling in
+// what a test system always has: a fresh data directory unless given, an
+// API on a free loopback port, port fallback, the test admin password and
+// a silent log.
+func StartConfig(t testing.TB, cfg node.Config) *System {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	n, err := node.Start(ctx, node.Config{
-		DataDir:       dataDir,
-		Listen:        "127.0.0.1:0",
-		PortOffset:    10000,
-		Fleet:         fleet,
-		AdminPassword: AdminPassword,
-		Version:       "test",
-		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.Listen = cmp.Or(cfg.Listen, "127.0.0.1:0")
+	cfg.PortOffset = cmp.Or(cfg.PortOffset, 10000)
+	cfg.AdminPassword = cmp.Or(cfg.AdminPassword, AdminPassword)
+	cfg.Version = cmp.Or(cfg.Version, "test")
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	n, err := node.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("start system: %v", err)
 	}
-	s := &System{Node: n, DataDir: dataDir, Fleet: fleet, t: t, pw: AdminPassword, client: &http.Client{Timeout: 10 * time.Second}}
+	s := &System{Node: n, DataDir: cfg.DataDir, Fleet: cfg.Fleet, t: t, pw: cfg.AdminPassword, client: &http.Client{Timeout: 10 * time.Second}}
 	t.Cleanup(func() { s.Stop() })
 	return s
 }

@@ -161,3 +161,19 @@ next:
 	}
 	return netip.Prefix{}, fmt.Errorf("no free /24 in 172.30.0.0/16: give one with --subnet")
 }
+
+// currentSubnet is the subnet of the fleet's network when decnet made it
+// already; the zero prefix when there is none.
+func (d *Driver) currentSubnet(ctx context.Context) (netip.Prefix, error) {
+	res, err := d.cli.NetworkInspect(ctx, d.network(), client.NetworkInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return netip.Prefix{}, nil
+	}
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("inspect network %s: %w", d.network(), err)
+	}
+	if res.Network.Labels[LabelManaged] != "true" || len(res.Network.IPAM.Config) == 0 {
+		return netip.Prefix{}, nil
+	}
+	return res.Network.IPAM.Config[0].Subnet, nil
+}
