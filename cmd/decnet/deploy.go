@@ -60,7 +60,8 @@ func deployCmd() *cobra.Command {
 		subnet, gateway string
 		services        []string
 		deckies         int
-		dryRun          bool
+		dryRun, replace bool
+		apiURL          string
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy",
@@ -88,9 +89,15 @@ stdout (docker logs) as RFC 5424 lines.`,
     --gateway 192.168.1.1 --deckies 5 --services ssh
 
   # what would be created, as a compose file; nothing is touched
-  decnet deploy --deckies 2 --services ssh --subnet 172.30.5.0/24 --dry-run`,
+  decnet deploy --deckies 2 --services ssh --subnet 172.30.5.0/24 --dry-run
+
+  # through a running control plane (decnet up), which records and keeps them
+  DECNET_API_PASSWORD=… decnet deploy --api http://127.0.0.1:8080 --config fleet.ini`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if apiURL != "" {
+				return deployThroughAPI(cmd, apiURL, config, deckies, services, replace)
+			}
 			if driver != "docker" {
 				return fmt.Errorf("--driver %q: only docker deploys containers (the local driver runs with `decnet up`)", driver)
 			}
@@ -175,13 +182,63 @@ stdout (docker logs) as RFC 5424 lines.`,
 	f.IntVar(&deckies, "deckies", 2, "number of deckies (without --config)")
 	f.StringSliceVar(&services, "services", []string{"ssh", "http"}, "services of each decky (without --config)")
 	f.BoolVar(&dryRun, "dry-run", false, "print an equivalent docker compose file and touch nothing")
+	f.StringVar(&apiURL, "api", os.Getenv("DECNET_API"), apiHelp)
+	f.BoolVar(&replace, "replace", false, "with --api: the file replaces the whole fleet (deckies not in it are removed)")
 	return cmd
+}
+
+// deployThroughAPI is deploy --api: the fleet file (or the --deckies and
+// --services fleet) goes to the control plane, which allocates addresses
+// on its network and deploys with its driver.
+func deployThroughAPI(cmd *cobra.Command, apiURL, config string, n int, services []string, replace bool) error {
+	if cmd.Flags().Changed("dry-run") {
+		return errors.New("--dry-run works without --api only (it needs no control plane)")
+	}
+	for _, f := range []string{"network", "subnet", "gateway", "parent", "nats-url", "driver"} {
+		if cmd.Flags().Changed(f) {
+			return fmt.Errorf("--%s: with --api the control plane decides it (see decnet up --help)", f)
+		}
+	}
+	name, content := config, []byte(nil)
+	if config != "" {
+		if cmd.Flags().Changed("deckies") {
+			return errors.New("--config and --deckies exclude each other")
+		}
+		var err error
+		if content, err = os.ReadFile(config); err != nil {
+			return err
+		}
+	} else {
+		var b strings.Builder
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(&b, "[decky-%02d]\nservices=%s\n", i, strings.Join(services, ","))
+		}
+		name, content = "flags.ini", []byte(b.String())
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c, err := newAPIClient(ctx, apiURL)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if err := c.deploy(ctx, out, name, content, replace); err != nil {
+		return err
+	}
+	rows, err := c.deckies(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	printDeckyRows(out, rows)
+	return nil
 }
 
 func teardownCmd() *cobra.Command {
 	var df dockerFlags
 	var all bool
 	var ids []string
+	var apiURL string
 	cmd := &cobra.Command{
 		Use:   "teardown",
 		Short: "Remove deployed deckies (containers; with --all the network too)",
@@ -189,11 +246,23 @@ func teardownCmd() *cobra.Command {
 container of the fleet and its network. The deckies' state (SSH host keys)
 stays in the data directory, so a redeployed decky keeps its identity.`,
 		Example: `  decnet teardown --id decky-02
-  decnet teardown --all`,
+  decnet teardown --all
+  decnet teardown --api http://127.0.0.1:8080 --id decky-02   # through decnet up`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if all == (len(ids) > 0) {
 				return errors.New("say what to remove: --all, or --id NAME (repeatable)")
+			}
+			if apiURL != "" {
+				c, err := newAPIClient(cmd.Context(), apiURL)
+				if err != nil {
+					return err
+				}
+				var names []string
+				if !all {
+					names = ids
+				}
+				return c.teardown(cmd.Context(), cmd.OutOrStdout(), names)
 			}
 			d, err := df.connected(cmd.Context())
 			if err != nil {
@@ -218,12 +287,14 @@ stays in the data directory, so a redeployed decky keeps its identity.`,
 	df.add(cmd)
 	cmd.Flags().BoolVar(&all, "all", false, "remove every decky and the network")
 	cmd.Flags().StringSliceVar(&ids, "id", nil, "name of a decky to remove (repeatable)")
+	cmd.Flags().StringVar(&apiURL, "api", os.Getenv("DECNET_API"), apiHelp)
 	return cmd
 }
 
 func statusCmd() *cobra.Command {
 	var df dockerFlags
 	var asJSON bool
+	var apiURL string
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the deployed deckies and the state of their containers",
@@ -231,9 +302,13 @@ func statusCmd() *cobra.Command {
 base and service containers: running (all up), degraded (some services
 down) or failed (the base, or every service, down).`,
 		Example: `  decnet status
-  decnet status --json | jq '.[] | select(.state != "running")'`,
+  decnet status --json | jq '.[] | select(.state != "running")'
+  decnet status --api http://127.0.0.1:8080   # as the control plane records it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if apiURL != "" {
+				return statusThroughAPI(cmd, apiURL, asJSON)
+			}
 			d, err := df.connected(cmd.Context())
 			if err != nil {
 				return err
@@ -261,7 +336,26 @@ down) or failed (the base, or every service, down).`,
 	}
 	df.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&apiURL, "api", os.Getenv("DECNET_API"), apiHelp)
 	return cmd
+}
+
+func statusThroughAPI(cmd *cobra.Command, apiURL string, asJSON bool) error {
+	c, err := newAPIClient(cmd.Context(), apiURL)
+	if err != nil {
+		return err
+	}
+	rows, err := c.deckies(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	printDeckyRows(cmd.OutOrStdout(), rows)
+	return nil
 }
 
 func printStatus(w io.Writer, st []docker.DeckyStatus) {

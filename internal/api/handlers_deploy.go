@@ -99,7 +99,7 @@ func conflict(format string, args ...any) *apiError {
 
 // deployDeckies parses a fleet file, checks it against the running fleet,
 // and starts its deckies in the background.
-// POST /api/v1/deckies/deploy {ini_content, replace_fleet}.
+// POST /api/v1/deckies/deploy {ini_content | yaml_content, replace_fleet}.
 func (s *server) deployDeckies(w http.ResponseWriter, r *http.Request, _ *identity) error {
 	dep, err := s.deployer()
 	if err != nil {
@@ -107,15 +107,23 @@ func (s *server) deployDeckies(w http.ResponseWriter, r *http.Request, _ *identi
 	}
 	var body struct {
 		INIContent   *string `json:"ini_content"`
+		YAMLContent  *string `json:"yaml_content"` // the same fleet model in YAML (decnet deploy --api)
 		ReplaceFleet bool    `json:"replace_fleet"`
 	}
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	if body.INIContent == nil {
+	var f *decky.Fleet
+	switch {
+	case body.INIContent != nil && body.YAMLContent != nil:
+		return invalidField("ini_content, yaml_content: give one of them, not both")
+	case body.YAMLContent != nil:
+		f, err = decky.ParseYAML("yaml_content", []byte(*body.YAMLContent), dep.Catalog())
+	case body.INIContent != nil:
+		f, err = decky.ParseINI("ini_content", []byte(*body.INIContent), dep.Catalog())
+	default:
 		return missingField("ini_content")
 	}
-	f, err := decky.ParseINI("ini_content", []byte(*body.INIContent), dep.Catalog())
 	if err != nil {
 		return conflict("%v", err)
 	}

@@ -108,6 +108,8 @@ func TestDeployRoutes(t *testing.T) {
 		{"deploy ini not string", "POST", deployPath, `{"ini_content":3}`, false, 400, `ini_content\" must be a string`},
 		{"deploy parse error", "POST", deployPath, iniBody("[decky-02]\nservices=gopher\n", false), false, 409, "ini_content:2:"},
 		{"deploy too large", "POST", deployPath, iniBody(big, false), false, 409, "larger than 512 KiB"},
+		{"deploy yaml", "POST", deployPath, `{"yaml_content":"deckies:\n  - name: decky-y1\n    services: [ssh]\n"}`, false, 202, "lifecycle_ids"},
+		{"deploy ini and yaml", "POST", deployPath, `{"ini_content":"[decky-02]\n","yaml_content":"deckies: []\n"}`, false, 422, "not both"},
 		{"deploy over the limit", "POST", deployPath, iniBody("[decky-x]\narchetype=linux-server\namount=11\n", false), false, 409, "deployment limit"},
 		{"deploy not loopback", "POST", deployPath, iniBody("[decky-02]\nip=192.168.1.20\nservices=ssh\n", false), false, 409, "outside 127.0.0.0/8"},
 		{"deploy lan net", "POST", deployPath, iniBody("[general]\nnet=192.168.1.0/24\n[decky-02]\nservices=ssh\n", false), false, 409, "the network this control plane runs deckies on"},
