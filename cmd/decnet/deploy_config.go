@@ -15,9 +15,7 @@ func loadFleetFile(path string, o *docker.DeployOptions) ([]decky.Decky, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := f.CheckRunnable(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
+	// The docker driver runs [custom-*] images too: no CheckRunnable.
 	if !o.Subnet.IsValid() {
 		o.Subnet = f.Network.Subnet
 	}

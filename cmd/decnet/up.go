@@ -218,9 +218,7 @@ func loadDockerFleet(path string, dc *node.DockerConfig) ([]decky.Decky, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := f.CheckRunnable(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
+	// The docker driver runs [custom-*] images too: no CheckRunnable.
 	if !dc.Subnet.IsValid() {
 		dc.Subnet = f.Network.Subnet
 	}

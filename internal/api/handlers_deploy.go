@@ -127,8 +127,10 @@ func (s *server) deployDeckies(w http.ResponseWriter, r *http.Request, _ *identi
 	if err != nil {
 		return conflict("%v", err)
 	}
-	if err := f.CheckRunnable(); err != nil {
-		return conflict("%v", err)
+	if ir, ok := dep.(interface{ RunsCustomImages() bool }); !ok || !ir.RunsCustomImages() {
+		if err := f.CheckRunnable(); err != nil {
+			return conflict("%v", err)
+		}
 	}
 	if len(f.Deckies) == 0 {
 		return conflict("ini_content defines no deckies")

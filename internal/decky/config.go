@@ -59,10 +59,11 @@ type CustomService struct {
 
 // ErrCustomService is returned by Fleet.CheckRunnable when a decky uses a
 // custom service.
-var ErrCustomService = errors.New("custom services cannot run yet")
+var ErrCustomService = errors.New("custom images run only under the docker driver")
 
-// CheckRunnable reports a decky that uses a custom service, which no
-// engine can run yet.
+// CheckRunnable reports a decky that uses a custom service (a container
+// image of the operator's), which only the docker driver runs; the local
+// driver checks fleets with it.
 func (f *Fleet) CheckRunnable() error {
 	for _, d := range f.Deckies {
 		for _, s := range d.Services {
@@ -286,9 +287,14 @@ func (r *raw) resolve(cat ServiceCatalog) (*Fleet, error) {
 	if err := f.Allocate(netip.Addr{}); err != nil {
 		return nil, r.errf(r.genLine, "%v", err)
 	}
-	for _, d := range f.Deckies {
+	for i, d := range f.Deckies {
 		if err := d.Validate(); err != nil {
 			return nil, r.errf(0, "%v", err)
+		}
+		for _, svc := range d.Services {
+			if c, ok := f.custom(svc); ok {
+				f.Deckies[i].Custom = append(f.Deckies[i].Custom, c)
+			}
 		}
 	}
 	return f, nil

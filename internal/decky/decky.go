@@ -36,6 +36,20 @@ type Decky struct {
 	// MutateInterval is how often, in minutes, the decky's services are
 	// rotated; 0 leaves it to the deployment's default.
 	MutateInterval int `json:"mutate_interval,omitempty" yaml:"mutate_interval,omitempty"`
+	// Custom are the bring-your-own images ([custom-*] of the fleet file)
+	// among Services, carried with the decky so a driver that runs images
+	// (docker) has what it needs wherever the decky goes.
+	Custom []CustomService `json:"custom,omitempty" yaml:"-"`
+}
+
+// CustomOf returns the custom image definition of a service of d.
+func (d Decky) CustomOf(svc string) (CustomService, bool) {
+	for _, c := range d.Custom {
+		if c.Name == svc {
+			return c, true
+		}
+	}
+	return CustomService{}, false
 }
 
 // Identity returns the service-facing identity of d.

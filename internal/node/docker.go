@@ -250,6 +250,13 @@ func (p *dockerPlane) running(d decky.Decky) (engine.Running, error) {
 	}
 	r := engine.Running{Decky: d, Persona: per}
 	for _, name := range d.Services {
+		if c, ok := d.CustomOf(name); ok {
+			for _, port := range c.Ports {
+				r.Bindings = append(r.Bindings, engine.Binding{Service: name, Proto: "tcp", RequestedPort: port,
+					Port: port, Addr: net.JoinHostPort(d.IP.String(), strconv.Itoa(port))})
+			}
+			continue
+		}
 		svc, err := p.reg.New(name)
 		if err != nil {
 			return r, err

@@ -111,12 +111,19 @@ func TestDockerControlPlane(t *testing.T) {
 		})
 	})
 
-	// Deploy a second decky through the API; it becomes containers.
+	// Deploy a second decky through the API; it becomes containers, one of
+	// them an operator's image ([custom-*]; here the decky image itself,
+	// idling, as no registry is reachable).
 	second := "cp" + pfx + "-02"
 	var resp struct {
 		LifecycleIDs []string `json:"lifecycle_ids"`
 	}
-	ini := "[" + second + "]\nservices=ssh\narchetype=windows-workstation\n"
+	img, err := docker.ImageTag(cfg.Docker.Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ini := "[custom-idle]\nbinary = " + img + "\nexec = decky run --idle\nports = 9999\n\n" +
+		"[" + second + "]\nservices=ssh, idle\narchetype=windows-workstation\n"
 	if code := s.Do("POST", "/api/v1/deckies/deploy", map[string]any{"ini_content": ini}, &resp); code != 202 {
 		t.Fatalf("deploy: %d", code)
 	}
@@ -124,7 +131,7 @@ func TestDockerControlPlane(t *testing.T) {
 		var out struct{ Rows []store.Lifecycle }
 		s.Get("/api/v1/deckies/lifecycle?ids="+resp.LifecycleIDs[0], &out)
 		if len(out.Rows) == 1 && out.Rows[0].Status == store.LifecycleFailed {
-			t.Fatalf("deploy failed: %+v", out.Rows[0])
+			t.Fatalf("deploy failed: %s", *out.Rows[0].Error)
 		}
 		return len(out.Rows) == 1 && out.Rows[0].Status == store.LifecycleSucceeded
 	})
@@ -132,13 +139,17 @@ func TestDockerControlPlane(t *testing.T) {
 		t.Fatalf("%s is %q after deploy; want running", second, r.Status)
 	}
 	waitDial(t, bindingAddr(t, s, second, "ssh"))
-
-	// Kill a service container behind the control plane's back: the
-	// reconciler brings it back.
 	st, err := drv.Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	i := slices.IndexFunc(st, func(ds docker.DeckyStatus) bool { return ds.Name == second })
+	if i < 0 || len(st[i].Services) != 2 || st[i].State != docker.StateRunning {
+		t.Fatalf("%s after deploy: %+v; want ssh and idle running", second, st)
+	}
+
+	// Kill a service container behind the control plane's back: the
+	// reconciler brings it back.
 	var victim string
 	for _, ds := range st {
 		if ds.Name == first && len(ds.Services) == 1 {

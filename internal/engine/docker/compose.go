@@ -69,7 +69,9 @@ func (d *Driver) DryRun(fleet []decky.Decky, o DeployOptions) ([]byte, error) {
 			if c.Hostname != "" {
 				w.kv(2, "hostname", c.Hostname)
 			}
-			w.kv(2, "command", flow(c.Cmd))
+			if len(c.Cmd) > 0 {
+				w.kv(2, "command", flow(c.Cmd))
+			}
 			if len(c.Env) > 0 {
 				w.line(2, "environment:")
 				for _, e := range c.Env {
@@ -80,8 +82,12 @@ func (d *Driver) DryRun(fleet []decky.Decky, o DeployOptions) ([]byte, error) {
 					w.kv(3, k, v)
 				}
 			}
-			w.kv(2, "user", c.User)
-			w.line(2, "read_only: true")
+			if c.User != "" {
+				w.kv(2, "user", c.User)
+			}
+			if !c.Custom {
+				w.line(2, "read_only: true")
+			}
 			w.kv(2, "cap_drop", "[ALL]")
 			w.kv(2, "security_opt", "[no-new-privileges]")
 			w.kv(2, "mem_limit", strconv.FormatInt(c.Memory>>20, 10)+"m")

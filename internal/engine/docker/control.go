@@ -117,6 +117,10 @@ func (f *Fleet) RunningDeckies() []decky.Decky {
 	return out
 }
 
+// RunsCustomImages: the docker driver runs the [custom-*] images of fleet
+// files as service containers.
+func (f *Fleet) RunsCustomImages() bool { return true }
+
 // Catalog checks deployment files against the driver's services.
 func (f *Fleet) Catalog() decky.ServiceCatalog { return f.registry() }
 

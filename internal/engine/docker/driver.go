@@ -295,7 +295,15 @@ func prepareStateDir(dir string) error {
 
 func (d *Driver) createAndStart(ctx context.Context, s containerSpec) error {
 	cfg, hc, nc := s.create()
-	res, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: s.Name, Config: cfg, HostConfig: hc, NetworkingConfig: nc})
+	opts := client.ContainerCreateOptions{Name: s.Name, Config: cfg, HostConfig: hc, NetworkingConfig: nc}
+	res, err := d.cli.ContainerCreate(ctx, opts)
+	if err != nil && s.Custom && cerrdefs.IsNotFound(err) {
+		// An operator's image that this host does not have yet.
+		if perr := d.pull(ctx, s.Image); perr != nil {
+			return fmt.Errorf("create container %s: %w", s.Name, perr)
+		}
+		res, err = d.cli.ContainerCreate(ctx, opts)
+	}
 	if err != nil {
 		if cerrdefs.IsConflict(err) {
 			return fmt.Errorf("create container %s: the name is taken by a container decnet does not manage: %w", s.Name, err)
@@ -303,6 +311,19 @@ func (d *Driver) createAndStart(ctx context.Context, s containerSpec) error {
 		return fmt.Errorf("create container %s: %w", s.Name, err)
 	}
 	return d.start(ctx, res.ID, s.Name)
+}
+
+// pull fetches an image from its registry, waiting until it is there.
+func (d *Driver) pull(ctx context.Context, ref string) error {
+	r, err := d.cli.ImagePull(ctx, ref, client.ImagePullOptions{})
+	if err != nil {
+		return fmt.Errorf("pull image %s: %w", ref, err)
+	}
+	defer r.Close()
+	if err := r.Wait(ctx); err != nil {
+		return fmt.Errorf("pull image %s: %w", ref, err)
+	}
+	return nil
 }
 
 func (d *Driver) start(ctx context.Context, id, name string) error {

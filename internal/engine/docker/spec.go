@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -113,6 +114,9 @@ type containerSpec struct {
 	IP      netip.Addr `json:"ip,omitzero"`
 	// Join (service): the base container whose network namespace it shares.
 	Join string `json:"join,omitempty"`
+	// Custom: an operator's image ([custom-*]); it runs as its image says
+	// (user, entrypoint) on a writable root filesystem, and may be pulled.
+	Custom bool `json:"custom,omitempty"`
 }
 
 type bindMount struct {
@@ -185,6 +189,12 @@ func plan(fleet []decky.Decky, o DeployOptions, netName string, reg *honeypot.Re
 				return nil, fmt.Errorf("decky %s: service %s is listed twice", d.Name, s)
 			}
 			seen[s] = true
+			if c, ok := d.CustomOf(s); ok {
+				if c.Image == "" {
+					return nil, fmt.Errorf("decky %s: custom service %s has no image (binary=)", d.Name, s)
+				}
+				continue
+			}
 			svc, err := reg.New(s)
 			if err != nil {
 				return nil, fmt.Errorf("decky %s: %w", d.Name, err)
@@ -237,6 +247,16 @@ func planDecky(d decky.Decky, fam decky.Family, o DeployOptions, netName string)
 		return p, err
 	}
 	for _, s := range d.Services {
+		if cs, ok := d.CustomOf(s); ok {
+			c := containerSpec{
+				Name: d.Name + "-" + s, Image: cs.Image, Cmd: strings.Fields(cs.Exec),
+				Labels: labels(RoleService, s), Memory: serviceMemory, Pids: servicePids,
+				Tmpfs: map[string]string{"/tmp": tmpfsOptions}, Join: d.Name, Custom: true,
+			}
+			c.Labels[LabelSpecHash] = c.hash(p.Base.Labels[LabelSpecHash])
+			p.Services = append(p.Services, c)
+			continue
+		}
 		cmd := []string{"decky", "run", "--service", s, "--state-dir", stateMount, "--drops", dropsMount}
 		if o.NATSURL != "" {
 			cmd = append(cmd, "--nats-url", o.NATSURL)
@@ -309,7 +329,7 @@ func (c containerSpec) create() (*container.Config, *container.HostConfig, *netw
 		LogConfig:      container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": logMaxSize, "max-file": logMaxFile}},
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
-		ReadonlyRootfs: true,
+		ReadonlyRootfs: !c.Custom,
 		Sysctls:        maps.Clone(c.Sysctls),
 		Tmpfs:          maps.Clone(c.Tmpfs),
 		Resources:      container.Resources{Memory: c.Memory, MemorySwap: c.Memory, PidsLimit: &pids},

@@ -1,7 +1,9 @@
 package docker
 
 import (
+	"context"
 	"flag"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/engine/runtime"
+	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/honeypot/builtin"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -248,5 +252,69 @@ func TestDryRunGolden(t *testing.T) {
 	}
 	if string(got) != string(want) {
 		t.Errorf("dry run differs from %s (rerun with -update and review the diff):\n%s", golden, got)
+	}
+}
+
+// stubService stands in for a service of DECNET's catalogue that has no
+// emulator yet, so the original's example fleet can be planned: the
+// containers a service gets do not depend on its protocol.
+type stubService struct{ name string }
+
+func (s stubService) Name() string                                            { return s.name }
+func (s stubService) Ports() []honeypot.Port                                  { return nil }
+func (s stubService) Schema() honeypot.Schema                                 { return honeypot.Schema{} }
+func (s stubService) Serve(context.Context, net.Listener, honeypot.Env) error { return nil }
+
+// exampleRegistry is the built-in registry plus stubs for every other
+// service the original's example fleet names.
+func exampleRegistry() *honeypot.Registry {
+	b := builtin.Registry()
+	var ctors []func() honeypot.Service
+	for _, n := range b.Names() {
+		ctors = append(ctors, func() honeypot.Service { s, _ := b.New(n); return s })
+	}
+	for _, n := range []string{"conpot", "ftp", "ldap", "llmnr", "mysql", "rdp", "smb", "snmp", "telnet", "imap", "pop3", "smtp", "redis", "postgres"} {
+		if !slices.Contains(b.Names(), n) {
+			ctors = append(ctors, func() honeypot.Service { return stubService{n} })
+		}
+	}
+	return honeypot.NewRegistry(ctors...)
+}
+
+// TestDryRunExampleGolden: the compose file for the original's example
+// fleet (testdata of internal/decky: a domain controller, web servers from
+// an archetype with amount, per-service persona keys, OS families and a
+// [custom-*] image) is stable and matches its golden file.
+func TestDryRunExampleGolden(t *testing.T) {
+	reg := exampleRegistry()
+	f, err := decky.LoadFile(filepath.Join("..", "..", "decky", "testdata", "example.ini"), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Driver{NetworkName: "decnet_lan", Registry: reg}
+	o := testOptions()
+	o.Network, o.Parent = "macvlan", f.Network.Interface
+	o.Subnet, o.Gateway = f.Network.Subnet, f.Network.Gateway
+	got, err := d.DryRun(f.Deckies, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`image: "ghcr.io/example/modbus-sim:1.4"`, `command: [/usr/bin/modbus-sim, "--port", "502"]`, "macvlan_mode: bridge"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	golden := filepath.Join("testdata", "example.golden.yml")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("dry run differs from %s (rerun with -update and review the diff)", golden)
 	}
 }
