@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,7 +78,14 @@ func TestListJSON(t *testing.T) {
 		Config []struct{ Key, Type string }
 	}
 	decode(t, &services, "services", "--json")
-	if len(services) < 2 || services[1].Name != "ssh" || services[1].Ports[0] != "22/tcp" || services[1].Config[0].Key != "banner" {
+	i := slices.IndexFunc(services, func(s struct {
+		Name   string
+		Ports  []string
+		Config []struct{ Key, Type string }
+	}) bool {
+		return s.Name == "ssh"
+	})
+	if i < 0 || services[i].Ports[0] != "22/tcp" || services[i].Config[0].Key != "banner" {
 		t.Errorf("services --json: %+v", services)
 	}
 

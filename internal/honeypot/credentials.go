@@ -14,6 +14,9 @@ import (
 const (
 	SecretHTTPBearer    = "http_bearer"
 	SecretHTTPDigestMD5 = "http_digest_md5"
+	// SecretHTTPDigestSHA256 is a Digest response computed with SHA-256
+	// (RFC 7616), which DECNET never saw; the kind list is open.
+	SecretHTTPDigestSHA256 = "http_digest_sha256"
 )
 
 // ClassifyAuthorization turns an HTTP Authorization header value into a
@@ -22,7 +25,8 @@ const (
 //   - Basic: principal is the user, the secret the password (plaintext);
 //   - Bearer or Token: the token (http_bearer), with no principal;
 //   - Digest: principal is the username, the secret the response hash
-//     (http_digest_md5).
+//     (http_digest_md5, or http_digest_sha256 for algorithm=SHA-256[-sess]);
+//     DigestParams gives the realm, nonce and the rest a cracker needs.
 //
 // It reports false for other schemes and for values that carry no secret
 // (undecodable Basic, empty password, Digest without a response): an event
@@ -45,7 +49,11 @@ func ClassifyAuthorization(header string) (*event.Credential, bool) {
 		if resp == "" {
 			return nil, false
 		}
-		return event.NewCredential(params["username"], SecretHTTPDigestMD5, []byte(resp), event.OutcomeFailure), true
+		kind := SecretHTTPDigestMD5
+		if strings.HasPrefix(strings.ToUpper(params["algorithm"]), "SHA-256") {
+			kind = SecretHTTPDigestSHA256
+		}
+		return event.NewCredential(params["username"], kind, []byte(resp), event.OutcomeFailure), true
 	}
 	return nil, false
 }
@@ -63,6 +71,19 @@ func basicCredential(token string) (*event.Credential, bool) {
 		return nil, false
 	}
 	return event.NewCredential(user, event.SecretPlaintext, []byte(pass), event.OutcomeFailure), true
+}
+
+// DigestParams returns the auth-params of a Digest Authorization header
+// value (username, realm, nonce, uri, qop, nc, cnonce, algorithm, response,
+// opaque, …), keys lower-cased; false when the scheme is not Digest. With
+// the request method they are what it takes to test a guessed password
+// against the captured response.
+func DigestParams(header string) (map[string]string, bool) {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(header), " ")
+	if !strings.EqualFold(scheme, "digest") {
+		return nil, false
+	}
+	return digestParams(strings.TrimSpace(rest)), true
 }
 
 // digestParams parses the comma-separated auth-params of a Digest header:
@@ -104,10 +125,10 @@ func digestParams(s string) map[string]string {
 }
 
 // Form field names DECNET's extract_form_credentials looks for, in order of
-// preference.
+// preference, plus Jenkins' (Spring/Acegi Security) j_username and j_password.
 var (
-	FormPrincipalKeys = []string{"username", "user", "email", "login", "userid", "account", "log", "user_login", "uname", "pma_username"}
-	FormSecretKeys    = []string{"password", "pass", "pwd", "passwd", "passwort", "mot_de_passe", "user_password", "pma_password"}
+	FormPrincipalKeys = []string{"username", "user", "email", "login", "userid", "account", "log", "user_login", "uname", "pma_username", "j_username"}
+	FormSecretKeys    = []string{"password", "pass", "pwd", "passwd", "passwort", "mot_de_passe", "user_password", "pma_password", "j_password"}
 )
 
 // FormCredentials finds a login in submitted form values (a urlencoded or

@@ -30,6 +30,7 @@ func TestClassifyAuthorization(t *testing.T) {
 		{"digest", `Digest username="bob", realm="r", nonce="n", uri="/", response="6629fae49393a05397450978507c4ef1", qop=auth, nc=00000001, cnonce="c"`,
 			true, "bob", "http_digest_md5", "6629fae49393a05397450978507c4ef1"},
 		{"digest escaped username", `Digest username="a\"b", response=abcd`, true, `a"b`, "http_digest_md5", "abcd"},
+		{"digest sha-256", `Digest username="eve", realm="r", algorithm=SHA-256, response="ab12"`, true, "eve", "http_digest_sha256", "ab12"},
 		{"digest no response", `Digest username="bob", realm="r"`, false, "", "", ""},
 		{"ntlm", "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==", false, "", "", ""},
 		{"empty", "", false, "", "", ""},
@@ -67,6 +68,7 @@ func TestFormCredentials(t *testing.T) {
 		{"username password", "username=bob&password=s3cret", true, "bob", "s3cret"},
 		{"wordpress", "log=admin&pwd=admin123&wp-submit=Log+In", true, "admin", "admin123"},
 		{"phpmyadmin", "pma_username=root&pma_password=toor&server=1", true, "root", "toor"},
+		{"jenkins", "j_username=admin&j_password=jenkins&from=%2F&Submit=Sign+in", true, "admin", "jenkins"},
 		{"german", "email=a%40b.de&passwort=geheim", true, "a@b.de", "geheim"},
 		{"french", "login=jean&mot_de_passe=motdepasse", true, "jean", "motdepasse"},
 		{"principal preference order", "login=second&username=first&pass=x", true, "first", "x"},
@@ -147,4 +149,21 @@ func FuzzFormCredentials(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDigestParams(t *testing.T) {
+	p, ok := DigestParams(`Digest username="bob", realm="Restricted", nonce="abc=", uri="/x", algorithm=MD5, response="0123", qop=auth, nc=00000001, cnonce="cn"`)
+	if !ok {
+		t.Fatal("not recognised as Digest")
+	}
+	want := map[string]string{"username": "bob", "realm": "Restricted", "nonce": "abc=", "uri": "/x", "algorithm": "MD5",
+		"response": "0123", "qop": "auth", "nc": "00000001", "cnonce": "cn"}
+	for k, v := range want {
+		if p[k] != v {
+			t.Errorf("%s = %q, want %q", k, p[k], v)
+		}
+	}
+	if _, ok := DigestParams("Basic Zm9vOmJhcg=="); ok {
+		t.Error("Basic taken for Digest")
+	}
 }

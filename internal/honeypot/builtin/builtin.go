@@ -6,6 +6,7 @@ import (
 	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/honeypot/http"
 	"github.com/decnet-go/decnet/internal/honeypot/ssh"
+	"github.com/decnet-go/decnet/internal/honeypot/telnet"
 )
 
 // Registry returns the registry of every built-in service.
@@ -13,5 +14,7 @@ func Registry() *honeypot.Registry {
 	return honeypot.NewRegistry(
 		ssh.New,
 		http.New,
+		http.NewHTTPS,
+		telnet.New,
 	)
 }

@@ -111,15 +111,33 @@ func (a apache) errorPage(status int, info pageInfo) *response {
 	return resp
 }
 
+// redirect is httpd's own redirect (mod_dir's DirectorySlash): the
+// canned page naming the new location.
+func (a apache) redirect(status int, location string, info pageInfo) *response {
+	info.Location = location
+	resp := a.errorPage(status, info)
+	resp.extra = []header{{"Location", location}}
+	resp.close = false
+	return resp
+}
+
 // apacheCanned is get_canned_error_string for the statuses a decky sends.
 func apacheCanned(status int, info pageInfo) string {
 	m := html.EscapeString(info.Method)
 	switch status {
+	case 301, 302:
+		return "<p>The document has moved <a href=\"" + html.EscapeString(info.Location) + "\">here</a>.</p>\n"
+	case 401:
+		return "<p>This server could not verify that you\nare authorized to access the document\nrequested.  Either you supplied the wrong\n" +
+			"credentials (e.g., bad password), or your\nbrowser doesn't understand how to supply\nthe credentials required.</p>\n"
 	case 400:
 		// add_optional_notes: the error-notes, if any, then "</p>".
 		notes := ""
-		if info.FieldTooLarge {
+		switch {
+		case info.FieldTooLarge:
 			notes = "Size of a request header field exceeds server limit."
+		case info.PlainHTTP: // mod_ssl's note
+			notes = "Reason: You're speaking plain HTTP to an SSL-enabled server port.<br />\n Instead use the HTTPS scheme to access this URL, please.<br />\n"
 		}
 		return "<p>Your browser sent a request that this server could not understand.<br />\n" + notes + "</p>\n"
 	case 403:
@@ -227,6 +245,7 @@ func (apache) staticPOST(pageInfo) *response { return nil }
 
 func (apache) readError(rerr *requestError) *requestError { return rerr }
 
+func (apache) plainHTTPEarly() bool            { return true }
 func (apache) bodyLimit() int64                { return maxBodyRead }
 func (apache) maxRequests() int                { return 100 }
 func (apache) keepAliveTimeout() time.Duration { return 5 * time.Second }

@@ -13,12 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/decnet-go/decnet/internal/honeypot/hptest"
+	"github.com/decnet-go/decnet/internal/honeypot/tlsfp"
 	"github.com/decnet-go/decnet/internal/testkit/gate"
 )
 
@@ -90,12 +92,35 @@ var debianApacheModules = []string{
 // settings (apache2.conf, security.conf, 000-default) on a loopback port.
 func startApache(t *testing.T, serverName string) string {
 	t.Helper()
+	addr, _ := startApacheTLS(t, serverName, false)
+	return addr
+}
+
+// startApacheTLS is startApache with, when withTLS is set, a second
+// listener with mod_ssl on, as Debian's default-ssl site sets it up.
+func startApacheTLS(t *testing.T, serverName string, withTLS bool) (addr, tlsAddr string) {
+	t.Helper()
 	bin := gate.Tool(t, "apache2")
 	dir, www := docroot(t, "index.html")
-	addr := hptest.FreeAddr(t)
+	addr = hptest.FreeAddr(t)
 	var conf strings.Builder
 	for _, m := range debianApacheModules {
 		fmt.Fprintf(&conf, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
+	}
+	if withTLS {
+		tlsAddr = hptest.FreeAddr(t)
+		cert, key := writeSnakeoil(t, dir)
+		fmt.Fprintf(&conf, `LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+SSLSessionCache shmcb:%[1]s/ssl_scache(512000)
+Listen %[2]s
+<VirtualHost *:%[6]s>
+	SSLEngine on
+	SSLCertificateFile %[3]s
+	SSLCertificateKeyFile %[4]s
+	DocumentRoot %[5]s
+</VirtualHost>
+`, dir, tlsAddr, cert, key, www, tlsAddr[strings.LastIndexByte(tlsAddr, ':')+1:])
 	}
 	fmt.Fprintf(&conf, `ServerRoot %[1]s
 Listen %[2]s
@@ -137,18 +162,47 @@ DocumentRoot %[4]s
 		t.Fatal(err)
 	}
 	runDaemon(t, exec.Command(bin, "-X", "-f", cfg), addr, filepath.Join(dir, "error.log"))
-	return addr
+	return addr, tlsAddr
 }
 
 // startNginx runs nginx in the foreground with Debian's stock nginx.conf
 // and default site on a loopback port.
 func startNginx(t *testing.T) string {
 	t.Helper()
+	addr, _ := startNginxTLS(t, false)
+	return addr
+}
+
+// writeSnakeoil writes a self-signed pair into dir for a real server's TLS
+// listener.
+func writeSnakeoil(t *testing.T, dir string) (cert, key string) {
+	t.Helper()
+	certPEM, keyPEM, err := tlsfp.SelfSigned("localhost", time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, "snakeoil.pem"), filepath.Join(dir, "snakeoil.key")
+	if os.WriteFile(cert, certPEM, 0o644) != nil || os.WriteFile(key, keyPEM, 0o644) != nil {
+		t.Fatal("write snakeoil pair")
+	}
+	return cert, key
+}
+
+// startNginxTLS is startNginx with, when withTLS is set, a second listener
+// with ssl on, as Debian's default site has commented out.
+func startNginxTLS(t *testing.T, withTLS bool) (addr, tlsAddr string) {
+	t.Helper()
 	bin := gate.Tool(t, "nginx")
 	dir, www := docroot(t, "index.nginx-debian.html")
 	os.WriteFile(filepath.Join(www, "index.nginx-debian.html"), []byte(nginxWelcome), 0o644)
 	os.Remove(filepath.Join(www, "index.html"))
-	addr := hptest.FreeAddr(t)
+	addr = hptest.FreeAddr(t)
+	tlsLines := ""
+	if withTLS {
+		tlsAddr = hptest.FreeAddr(t)
+		cert, key := writeSnakeoil(t, dir)
+		tlsLines = fmt.Sprintf("listen %s ssl default_server;\n\t\tssl_certificate %s;\n\t\tssl_certificate_key %s;", tlsAddr, cert, key)
+	}
 	conf := fmt.Sprintf(`worker_processes 1;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log;
@@ -168,6 +222,7 @@ http {
 	scgi_temp_path %[1]s/scgi;
 	server {
 		listen %[2]s default_server;
+		%[4]s
 		root %[3]s;
 		index index.html index.htm index.nginx-debian.html;
 		server_name _;
@@ -176,13 +231,13 @@ http {
 		}
 	}
 }
-`, dir, addr, www)
+`, dir, addr, www, tlsLines)
 	cfg := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	runDaemon(t, exec.Command(bin, "-c", cfg, "-p", dir, "-g", "daemon off;"), addr, filepath.Join(dir, "error.log"))
-	return addr
+	return addr, tlsAddr
 }
 
 // serverHeader asks a server for its Server header.
@@ -288,6 +343,7 @@ func compareServers(t *testing.T, kind, realAddr, oursAddr string) {
 }
 
 func TestCompareApache(t *testing.T) {
+	gate.RealServers(t)
 	host := defaultServerName(testPersona())
 	realAddr := startApache(t, host)
 	banner := serverHeader(t, realAddr)
@@ -296,6 +352,7 @@ func TestCompareApache(t *testing.T) {
 }
 
 func TestCompareNginx(t *testing.T) {
+	gate.RealServers(t)
 	realAddr := startNginx(t)
 	banner := serverHeader(t, realAddr)
 	oursAddr, _ := start(t, map[string]string{"server_header": banner, "fake_app": "none"})
@@ -331,4 +388,49 @@ func lineDiff(got, want, name string) string {
 		}
 	}
 	return b.String()
+}
+
+// tlsProbes are requests sent in plain text to a TLS port.
+var tlsProbes = []struct{ name, req string }{
+	{"plain HTTP to the HTTPS port", "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"plain HTTP/1.0 to the HTTPS port", "GET /nonexistent HTTP/1.0\r\n\r\n"},
+	{"plain HTTP without Host to the HTTPS port", "GET / HTTP/1.1\r\n\r\n"},
+	{"malformed plain HTTP to the HTTPS port", "GET /\x01 HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+}
+
+// listenPort masks the port Apache's signature names when the request
+// gave none: the real server's is its test port, ours the scheme's 443 (on
+// a decky both are 443). Content-Length follows the digits.
+var listenPort = regexp.MustCompile(`( Port \d+</address>|Content-Length: \d+)`)
+
+// compareTLS sends each tlsProbe to the real server's TLS port and to the
+// https service.
+func compareTLS(t *testing.T, kind, realTLS, ours string) {
+	mask := func(s string) string { return listenPort.ReplaceAllString(s, "<masked>") }
+	for _, pr := range tlsProbes {
+		t.Run(pr.name, func(t *testing.T) {
+			real := parseAnswer(t, mask(raw(t, realTLS, pr.req)))
+			got := parseAnswer(t, mask(raw(t, ours, pr.req)))
+			if real.String() != got.String() {
+				t.Errorf("%q:\n%s", pr.req, lineDiff(got.String(), real.String(), kind))
+			}
+		})
+	}
+}
+
+func TestCompareNginxTLS(t *testing.T) {
+	gate.RealServers(t)
+	realAddr, realTLS := startNginxTLS(t, true)
+	banner := serverHeader(t, realAddr)
+	ours, _ := startHTTPS(t, map[string]string{"server_header": banner, "fake_app": "none"})
+	compareTLS(t, "nginx", realTLS, ours)
+}
+
+func TestCompareApacheTLS(t *testing.T) {
+	gate.RealServers(t)
+	host := defaultServerName(testPersona())
+	realAddr, realTLS := startApacheTLS(t, host, true)
+	banner := serverHeader(t, realAddr)
+	ours, _ := startHTTPS(t, map[string]string{"server_header": banner, "fake_app": "none"})
+	compareTLS(t, "apache", realTLS, ours)
 }

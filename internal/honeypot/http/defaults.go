@@ -10,16 +10,21 @@ import (
 // staticPage is a file the server sends as is, with the validators a static
 // file gets (Last-Modified, ETag, Accept-Ranges).
 type staticPage struct {
-	paths []string
-	body  []byte
-	mtime time.Time
+	paths       []string
+	body        []byte
+	mtime       time.Time
+	contentType string // "text/html" when empty
 }
 
 // response returns the page with its static-file fields.
 func (s *staticPage) response(f flavor) *response {
+	ct := s.contentType
+	if ct == "" {
+		ct = "text/html"
+	}
 	return &response{
 		status:      200,
-		contentType: "text/html",
+		contentType: ct,
 		body:        s.body,
 		extra: []header{
 			{"Last-Modified", httpDate(s.mtime)},

@@ -14,6 +14,9 @@ type flavor interface {
 	reason(status int) string
 	// errorPage is the server's own page for an error status.
 	errorPage(status int, info pageInfo) *response
+	// redirect is the server's own redirect to location (a directory
+	// without its trailing slash).
+	redirect(status int, location string, info pageInfo) *response
 	// writeHead appends the status line and header fields of resp.
 	writeHead(b []byte, resp *response, cs connState, now time.Time) []byte
 	// refuse checks a well-formed request against the server's own rules
@@ -27,6 +30,10 @@ type flavor interface {
 	// readError turns an error found while reading a request into the one
 	// the server answers with.
 	readError(rerr *requestError) *requestError
+	// plainHTTPEarly reports whether plain HTTP on the TLS port is refused
+	// before the request is parsed (mod_ssl swaps in a fake request line)
+	// rather than after its head was read and checked (nginx).
+	plainHTTPEarly() bool
 	// bodyLimit is the largest body accepted; above it the server answers 413.
 	bodyLimit() int64
 	maxRequests() int                // requests served on one connection
@@ -42,6 +49,13 @@ type pageInfo struct {
 	Expect string
 	// FieldTooLarge selects the "header too large" wording of a 400.
 	FieldTooLarge bool
+	// PlainHTTP selects the "plain HTTP to an HTTPS port" wording of a 400.
+	PlainHTTP bool
+	// Scheme ("http" or "https") and Authority (the Host header, else the
+	// server's name) build the absolute URLs an application redirects to.
+	Scheme, Authority string
+	// Location is where a redirect page points.
+	Location string
 }
 
 // connState is what the Connection/Keep-Alive headers depend on.

@@ -31,6 +31,7 @@ type loginData struct {
 	Button, TokenName               string
 	Font, Background, Accent        template.CSS
 	Action, Error, User, Token      string
+	Version                         string // the application's release, in asset URLs
 }
 
 // render returns the page for a request to path; a non-empty failure shows
@@ -92,14 +93,15 @@ func genericLogin(p *persona.Persona) *loginApp {
 	}
 }
 
-// wordpressLogin is wp-login.php.
-func wordpressLogin(p *persona.Persona) *loginApp {
+// wordpressLogin is wp-login.php of the given WordPress release.
+func wordpressLogin(p *persona.Persona, version string) *loginApp {
 	r := p.Rand("http")
 	name := pick(r, []string{"My Blog", "News", "Company Blog", strings.SplitN(p.Hostname, "-", 2)[0]})
 	return &loginApp{
-		paths: []string{"/", "/wp-login.php", "/wp-admin", "/wp-admin/"},
+		paths: []string{"/wp-login.php"},
 		tmpl:  template.Must(template.New("wp").Parse(wordpressTemplate)),
-		data:  loginData{Title: template.HTML("Log In &lsaquo; " + template.HTMLEscapeString(name) + " &#8212; WordPress"), Heading: name},
+		data: loginData{Title: template.HTML("Log In &lsaquo; " + template.HTMLEscapeString(name) + " &#8212; WordPress"), Heading: name,
+			Version: version},
 		headers: func() []header {
 			return []header{
 				{"Expires", "Wed, 11 Jan 1984 05:00:00 GMT"},
@@ -114,12 +116,12 @@ func wordpressLogin(p *persona.Persona) *loginApp {
 	}
 }
 
-// phpMyAdminLogin is phpMyAdmin's cookie-auth login.
-func phpMyAdminLogin(*persona.Persona) *loginApp {
+// phpMyAdminLogin is the cookie-auth login of the given phpMyAdmin release.
+func phpMyAdminLogin(_ *persona.Persona, version string) *loginApp {
 	return &loginApp{
 		paths: []string{"/", "/index.php", "/phpmyadmin/", "/phpmyadmin/index.php"},
 		tmpl:  template.Must(template.New("pma").Parse(phpMyAdminTemplate)),
-		data:  loginData{Title: "phpMyAdmin"},
+		data:  loginData{Title: "phpMyAdmin", Version: version},
 		headers: func() []header {
 			return append([]header{{"Set-Cookie", "phpMyAdmin=" + randomHex(16) + "; path=/phpmyadmin/; HttpOnly"}}, phpNoCache...)
 		},
@@ -196,7 +198,10 @@ const wordpressTemplate = `<!DOCTYPE html>
 <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
 <title>{{.Title}}</title>
 <meta name='robots' content='max-image-preview:large, noindex, noarchive' />
-<link rel='stylesheet' id='login-css' href='/wp-admin/css/login.min.css' type='text/css' media='all' />
+<link rel='stylesheet' id='dashicons-css' href='/wp-includes/css/dashicons.min.css?ver={{.Version}}' type='text/css' media='all' />
+<link rel='stylesheet' id='buttons-css' href='/wp-includes/css/buttons.min.css?ver={{.Version}}' type='text/css' media='all' />
+<link rel='stylesheet' id='forms-css' href='/wp-admin/css/forms.min.css?ver={{.Version}}' type='text/css' media='all' />
+<link rel='stylesheet' id='login-css' href='/wp-admin/css/login.min.css?ver={{.Version}}' type='text/css' media='all' />
 <meta name='referrer' content='strict-origin-when-cross-origin' />
 <meta name="viewport" content="width=device-width, initial-scale=1.0" />
 </head>
@@ -239,7 +244,9 @@ const phpMyAdminTemplate = `<!DOCTYPE HTML>
 <meta name="google" content="notranslate">
 <link rel="icon" href="favicon.ico" type="image/x-icon">
 <title>phpMyAdmin</title>
-<link rel="stylesheet" type="text/css" href="./themes/pmahomme/css/theme.css">
+<link rel="stylesheet" type="text/css" href="./themes/pmahomme/jquery/jquery-ui.css">
+<link rel="stylesheet" type="text/css" href="./themes/pmahomme/css/theme.css?v={{.Version}}">
+<script data-cfasync="false" type="text/javascript" src="js/vendor/jquery/jquery.min.js?v={{.Version}}"></script>
 </head>
 <body id="loginform">
 <div class="container">

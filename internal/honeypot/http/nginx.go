@@ -32,9 +32,17 @@ func (n nginx) reason(status int) string {
 func (n nginx) errorPage(status int, info pageInfo) *response {
 	title := fmt.Sprintf("%d %s", status, n.reason(status))
 	h1, detail := title, ""
-	if status == 400 && info.FieldTooLarge {
+	switch {
+	case status == 400 && info.FieldTooLarge:
 		title = "400 Request Header Or Cookie Too Large"
 		detail = "<center>Request Header Or Cookie Too Large</center>\r\n"
+	case status == 400 && info.PlainHTTP: // NGX_HTTP_TO_HTTPS (497)
+		title = "400 The plain HTTP request was sent to HTTPS port"
+		detail = "<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
+	case status == 401:
+		title, h1 = "401 Authorization Required", "401 Authorization Required"
+	case status == 302:
+		title, h1 = "302 Found", "302 Found"
 	}
 	body := "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + h1 +
 		"</h1></center>\r\n" + detail + "<hr><center>" + n.banner + "</center>\r\n</body>\r\n</html>\r\n"
@@ -43,6 +51,14 @@ func (n nginx) errorPage(status int, info pageInfo) *response {
 	case 400, 408, 413, 414, 501, 505:
 		resp.close = true
 	}
+	return resp
+}
+
+// redirect is nginx's own redirect (the trailing-slash one): its special
+// page and a Location header.
+func (n nginx) redirect(status int, location string, info pageInfo) *response {
+	resp := n.errorPage(status, info)
+	resp.extra = []header{{"Location", location}}
 	return resp
 }
 
@@ -118,6 +134,7 @@ func (nginx) readError(rerr *requestError) *requestError {
 	return rerr
 }
 
+func (nginx) plainHTTPEarly() bool            { return false }
 func (nginx) bodyLimit() int64                { return 1 << 20 }
 func (nginx) maxRequests() int                { return 1000 }
 func (nginx) keepAliveTimeout() time.Duration { return 65 * time.Second }

@@ -61,6 +61,8 @@ type requestError struct {
 	// MajorAbove1 marks a malformed protocol whose major version digits
 	// already exceed 1 ("HTTP/1337"): nginx stops there with 505.
 	MajorAbove1 bool
+	// PlainHTTP marks plain HTTP on the https port (nginx's 497).
+	PlainHTTP bool
 }
 
 // majorAbove1 reports whether the digits after "HTTP/" make a major

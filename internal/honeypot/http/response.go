@@ -2,6 +2,8 @@ package http
 
 import (
 	"bufio"
+
+	"github.com/decnet-go/decnet/internal/event"
 	"strconv"
 	"time"
 )
@@ -20,6 +22,10 @@ type response struct {
 	// noLength leaves out Content-Length: httpd's answer to HEAD with an
 	// error page it never generates.
 	noLength bool
+	// cred is a credential the application found in the request where the
+	// generic rules would not (an XML-RPC call); credVia names how.
+	cred    *event.Credential
+	credVia string
 }
 
 // write sends resp for req on w: headers only for HEAD, the bare body for

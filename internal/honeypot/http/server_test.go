@@ -34,11 +34,29 @@ func lastRequest(t *testing.T, rec *recorder, n int) event.Event {
 	return evs[len(evs)-1]
 }
 
+// lastLogin waits for n login_attempt events and returns the last one.
+func lastLogin(t *testing.T, rec *recorder, n int) event.Event {
+	t.Helper()
+	evs := rec.WaitFor(t, event.TypeLoginAttempt, n)
+	return evs[len(evs)-1]
+}
+
 // testPersona is the persona of every test decky.
 func testPersona() *persona.Persona { return persona.New([]byte("secret"), "decky-test") }
 
-// start runs the service on 127.0.0.1:0 until the test ends.
+// start runs the http service on 127.0.0.1:0 until the test ends.
 func start(t testing.TB, cfg map[string]string) (addr string, rec *recorder) {
+	t.Helper()
+	return startService(t, New(), cfg)
+}
+
+// startHTTPS runs the https service, its state in a fresh directory.
+func startHTTPS(t testing.TB, cfg map[string]string) (addr string, rec *recorder) {
+	t.Helper()
+	return startService(t, NewHTTPS(), cfg)
+}
+
+func startService(t testing.TB, svc honeypot.Service, cfg map[string]string) (addr string, rec *recorder) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,14 +64,15 @@ func start(t testing.TB, cfg map[string]string) (addr string, rec *recorder) {
 	}
 	rec = &recorder{}
 	env := honeypot.Env{
-		Decky:   decky.Identity{Name: "decky-test"},
-		Persona: testPersona(),
-		Config:  cfg,
-		Emit:    rec.Emit,
+		Decky:    decky.Identity{Name: "decky-test"},
+		Persona:  testPersona(),
+		Config:   cfg,
+		Emit:     rec.Emit,
+		StateDir: t.TempDir(),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- New().Serve(ctx, l, env) }()
+	go func() { done <- svc.Serve(ctx, l, env) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -162,7 +181,10 @@ func TestBasicAuthCaptured(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	c := lastRequest(t, rec, 1).Credential
+	if lastRequest(t, rec, 1).Credential != nil {
+		t.Error("the request event carries the credential too: it would be counted twice")
+	}
+	c := lastLogin(t, rec, 1).Credential
 	if c == nil || c.Principal != "admin" || c.SecretPrintable != "hunter2" || c.SecretKind != "plaintext" || c.Outcome != "failure" {
 		t.Fatalf("credential %+v", c)
 	}
@@ -187,7 +209,7 @@ func TestFormPostCaptured(t *testing.T) {
 				t.Errorf("status %d, body lacks %q", resp.StatusCode, tc.message)
 			}
 			e := lastRequest(t, rec, 1)
-			if c := e.Credential; c == nil || c.Principal != tc.user || c.SecretPrintable != tc.pass {
+			if c := lastLogin(t, rec, 1).Credential; c == nil || c.Principal != tc.user || c.SecretPrintable != tc.pass {
 				t.Fatalf("credential %+v", c)
 			}
 			if e.Fields["method"] != "POST" || e.Fields["body_size"] != int64(len(tc.form)) {
@@ -343,7 +365,9 @@ func TestConnectDisconnect(t *testing.T) {
 
 func TestBadConfig(t *testing.T) {
 	for _, cfg := range []map[string]string{
-		{"fake_app": "tomcat"},
+		{"fake_app": "drupal"},
+		{"auth": "ntlm"},
+		{"tls_cert": "x"}, // an https key on the http service
 		{"response_code": "42"},
 		{"response_code": "abc"},
 		{"sever_header": "x"},
