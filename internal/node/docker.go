@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -95,12 +94,17 @@ func openDocker(ctx context.Context, cfg Config, installSecret []byte) (*dockerP
 	}
 	listen := cfg.NATSListen
 	if listen == "" && cfg.NATSURL == "" {
-		if f.Opts.Network != "" && f.Opts.Network != "bridge" {
-			drv.Close()
-			return nil, "", "", fmt.Errorf("--nats-listen is not set: on a %s network the deckies cannot reach this host's gateway address; "+
-				"give an address of this host they can reach (e.g. the hairpin interface's)", f.Opts.Network)
+		// Bridge: the host is the network's gateway. Macvlan/ipvlan: the
+		// host's own LAN address, which the deckies reach through the
+		// hairpin interface deploy puts on the parent.
+		host := f.Gateway()
+		if f.Opts.Network == "macvlan" || f.Opts.Network == "ipvlan" {
+			if host, err = docker.HostAddr(f.Opts.Parent, f.Opts.Subnet); err != nil {
+				drv.Close()
+				return nil, "", "", err
+			}
 		}
-		listen = net.JoinHostPort(f.Gateway().String(), strconv.Itoa(DefaultNATSPort))
+		listen = net.JoinHostPort(host.String(), strconv.Itoa(DefaultNATSPort))
 	}
 	p := &dockerPlane{fleet: f, reg: builtin.Registry(), every: cmp.Or(cfg.Docker.ReconcileEvery, 30*time.Second), states: map[string]string{}}
 	return p, listen, natsToken(installSecret), nil

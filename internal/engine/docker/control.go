@@ -110,6 +110,22 @@ func (f *Fleet) RemoveDecky(ctx context.Context, name string) error {
 	return nil
 }
 
+// Reconcile is Driver.Reconcile, never while a whole decky is being added
+// or removed (the new decky's spec is on disk before its containers are
+// up: repairing it then would race its deploy).
+func (f *Fleet) Reconcile(ctx context.Context) (Report, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Driver.Reconcile(ctx)
+}
+
+// Reap is Driver.Reap, under the same lock as Reconcile.
+func (f *Fleet) Reap(ctx context.Context) (ReapReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Driver.Reap(ctx)
+}
+
 // RunningDeckies lists the desired deckies (the reconciler keeps them
 // running).
 func (f *Fleet) RunningDeckies() []decky.Decky {

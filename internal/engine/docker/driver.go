@@ -128,6 +128,15 @@ func (d *Driver) Deploy(ctx context.Context, fleet []decky.Decky, o DeployOption
 	if err := d.ensureNetwork(ctx, nspec, o.progress); err != nil {
 		return err
 	}
+	if nspec.Driver == "macvlan" || nspec.Driver == "ipvlan" {
+		host, err := HostAddr(o.Parent, nspec.Subnet)
+		if err != nil {
+			return err
+		}
+		if err := ensureHairpin(nspec, host, o.progress); err != nil {
+			return err
+		}
+	}
 	existing, err := d.list(ctx)
 	if err != nil {
 		return err
@@ -418,6 +427,11 @@ func (d *Driver) Teardown(ctx context.Context, names []string) error {
 		for _, nw := range res.Items {
 			if _, err := d.cli.NetworkRemove(ctx, nw.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("remove network %s: %w", nw.Name, err))
+			}
+			if nw.Driver == "macvlan" || nw.Driver == "ipvlan" {
+				if err := removeHairpin(nw.Driver); err != nil {
+					errs = append(errs, fmt.Errorf("remove hairpin of %s: %w", nw.Name, err))
+				}
 			}
 		}
 	}

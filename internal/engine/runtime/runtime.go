@@ -258,7 +258,11 @@ func watch(reg *honeypot.Registry, names []string, failed chan<- error, drops *h
 		seen[n] = true
 		ctors = append(ctors, func() honeypot.Service {
 			s, _ := reg.New(n)
-			return watched{Service: s, failed: failed, drops: drops}
+			w := watched{Service: s, failed: failed, drops: drops}
+			if _, ok := s.(honeypot.PacketService); ok {
+				return watchedPacket{w} // keeps answering datagrams
+			}
+			return w
 		})
 	}
 	return honeypot.NewRegistry(ctors...)
@@ -271,10 +275,15 @@ type watched struct {
 }
 
 func (w watched) Serve(ctx context.Context, l net.Listener, env honeypot.Env) error {
+	return w.watch(ctx, env, func(env honeypot.Env) error { return w.Service.Serve(ctx, l, env) })
+}
+
+// watch runs serve with the runtime's drops and reports an unexpected end.
+func (w watched) watch(ctx context.Context, env honeypot.Env, serve func(honeypot.Env) error) error {
 	if w.drops != nil {
 		env.Drops = w.drops // --drops wins over the state-dir default
 	}
-	err := w.Service.Serve(ctx, l, env)
+	err := serve(env)
 	if err != nil && ctx.Err() == nil {
 		select {
 		case w.failed <- fmt.Errorf("service %s stopped: %w", w.Name(), err):
@@ -282,4 +291,12 @@ func (w watched) Serve(ctx context.Context, l net.Listener, env honeypot.Env) er
 		}
 	}
 	return err
+}
+
+// watchedPacket is watched for a service that also answers datagrams.
+type watchedPacket struct{ watched }
+
+func (w watchedPacket) ServePacket(ctx context.Context, pc net.PacketConn, env honeypot.Env) error {
+	ps := w.Service.(honeypot.PacketService)
+	return w.watch(ctx, env, func(env honeypot.Env) error { return ps.ServePacket(ctx, pc, env) })
 }

@@ -146,3 +146,31 @@ func TestWatchDrops(t *testing.T) {
 		}
 	}
 }
+
+// packetSeen is a service that answers datagrams.
+type packetSeen struct{ envSeen }
+
+func (p packetSeen) Name() string { return "tftp" }
+func (p packetSeen) ServePacket(_ context.Context, _ net.PacketConn, env honeypot.Env) error {
+	p.got <- env
+	return nil
+}
+
+// A watched service that answers datagrams still does (the engine binds
+// its udp ports only for a PacketService), with the runtime's drops.
+func TestWatchKeepsDatagrams(t *testing.T) {
+	got := make(chan honeypot.Env, 1)
+	base := honeypot.NewRegistry(func() honeypot.Service { return packetSeen{envSeen{got}} })
+	s, err := watch(base, []string{"tftp"}, make(chan error, 1), &honeypot.Drops{Root: "/drops"}).New("tftp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, ok := s.(honeypot.PacketService)
+	if !ok {
+		t.Fatal("the watched tftp service lost ServePacket")
+	}
+	ps.ServePacket(context.Background(), nil, honeypot.Env{})
+	if env := <-got; env.Drops == nil || env.Drops.Root != "/drops" {
+		t.Errorf("ServePacket saw drops %+v; want /drops", env.Drops)
+	}
+}
