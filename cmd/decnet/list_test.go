@@ -33,7 +33,7 @@ func TestListCommands(t *testing.T) {
 	}{
 		{[]string{"services"}, []*regexp.Regexp{
 			regexp.MustCompile(`(?m)^SERVICE +PORTS +CONFIG KEYS$`),
-			regexp.MustCompile(`(?m)^ssh +22/tcp +banner \(string\)$`),
+			regexp.MustCompile(`(?m)^ssh +22/tcp +banner \(string\);`),
 			regexp.MustCompile(`(?m)^http +80/tcp +.*response_code \(int, default 200\)`),
 		}},
 		{[]string{"archetypes"}, []*regexp.Regexp{

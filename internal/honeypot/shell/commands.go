@@ -29,7 +29,7 @@ func init() {
 		"chmod": cmdChmod,
 
 		"uptime": cmdUptime, "w": cmdW, "who": cmdWho, "ps": cmdPs, "free": cmdFree, "nproc": cmdNproc,
-		"df": cmdDf, "wget": cmdWget, "curl": cmdCurl, "date": cmdDate, "lscpu": cmdLscpu,
+		"df": cmdDf, "wget": cmdWget, "curl": cmdCurl, "tftp": cmdTftp, "date": cmdDate, "lscpu": cmdLscpu,
 
 		"grep": cmdGrep, "head": cmdHead, "tail": cmdTail, "wc": cmdWc, "awk": cmdAwk, "base64": cmdBase64,
 	}

@@ -2,7 +2,6 @@ package shell
 
 import (
 	"fmt"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -194,48 +193,4 @@ func parseTarget(raw string) (host, port, scheme string) {
 		}
 	}
 	return u.Hostname(), port, scheme
-}
-
-// The decky has no route out: names do not resolve and connections are
-// refused. Download attempts still show up in the command events.
-func cmdWget(s *Shell, args []string, _ string) result {
-	target, flags := fetchTarget(args, "OoPUTtwe")
-	if target == "" {
-		return result{err: "wget: missing URL\nUsage: wget [OPTION]... [URL]...\n\nTry `wget --help' for more options.\n", status: 1}
-	}
-	host, port, _ := parseTarget(target)
-	if host == "" {
-		return result{err: target + ": Invalid host name.\n", status: 1}
-	}
-	if flags["q"] || flags["--quiet"] {
-		return result{status: 4}
-	}
-	stamp := s.cfg.Now().Format("2006-01-02 15:04:05")
-	msg := "--" + stamp + "--  " + target + "\n"
-	if _, err := netip.ParseAddr(host); err == nil {
-		msg += "Connecting to " + host + ":" + port + "... failed: Connection refused.\n"
-	} else {
-		msg += "Resolving " + host + " (" + host + ")... failed: Temporary failure in name resolution.\n" +
-			"wget: unable to resolve host address '" + host + "'\n"
-	}
-	return result{err: msg, status: 4}
-}
-
-func cmdCurl(s *Shell, args []string, _ string) result {
-	target, flags := fetchTarget(args, "oXdHAeuTwmx")
-	if target == "" {
-		return result{err: "curl: try 'curl --help' or 'curl --manual' for more information\n", status: 2}
-	}
-	host, port, _ := parseTarget(target)
-	quiet := (flags["s"] || flags["--silent"]) && !flags["S"] && !flags["--show-error"]
-	var r result
-	if _, err := netip.ParseAddr(host); err == nil {
-		r = result{err: "curl: (7) Failed to connect to " + host + " port " + port + " after 0 ms: Couldn't connect to server\n", status: 7}
-	} else {
-		r = result{err: "curl: (6) Could not resolve host: " + host + "\n", status: 6}
-	}
-	if quiet {
-		r.err = ""
-	}
-	return r
 }

@@ -48,6 +48,12 @@ type Config struct {
 	// transport's own variables (SSH_CLIENT, SSH_TTY).
 	Env map[string]string
 	Now func() time.Time // the clock; time.Now when nil
+	// OnDownload, when set, sees every URL a download tool (wget, curl,
+	// tftp) is asked for, before the tool answers. It returns what the
+	// server sent, or an error when the decky has no way out (the tool then
+	// fails as it does without a route: names do not resolve, addresses
+	// refuse). Without it every download fails that way.
+	OnDownload func(Download) (Fetched, error)
 }
 
 // Shell is the bash emulation of one session: its working directory,

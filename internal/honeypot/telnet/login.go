@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/honeypot/asciicast"
 	"github.com/decnet-go/decnet/internal/honeypot/shell"
 	"github.com/decnet-go/decnet/internal/persona"
 )
@@ -204,9 +205,34 @@ func (s *session) shell(login persona.Login) {
 		Persona: s.p, Drops: s.srv.env.Drops, Login: login, Mode: shell.Interactive, TTY: true, Env: env,
 		SrcIP: c.Src.Addr().Unmap().String(), DstIP: c.Dst.Addr().Unmap().String(),
 	})
-	sh.Interact(s.t, shell.CRLF(s.t), s.t, func(line string) {
+	// The session is recorded (asciicast v2, keystrokes timestamped as
+	// they arrive) like an ssh shell: the input of BEHAVE.
+	var in io.Reader = s.t
+	var raw io.Writer = s.t
+	info := s.t.snapshot()
+	var rec *asciicast.Session
+	if dir := s.srv.env.StateDir; dir != "" {
+		var err error
+		if rec, err = asciicast.StartSession(dir, env["TERM"], info.Cols, info.Rows); err != nil {
+			e := c.Event(asciicast.TypeSessionSkipped)
+			e.Fields = map[string]any{"reason": "shard_open_failed", "error": err.Error(), "username": login.User}
+			c.Emit(e)
+		} else {
+			in, raw = rec.Reader(s.t), rec.Writer(s.t)
+		}
+	}
+	commands := 0
+	sh.Interact(in, shell.CRLF(raw), raw, func(line string) {
+		commands++
 		e := c.Event(event.TypeCommand)
 		e.Fields = map[string]any{"command": line, "cwd": sh.Cwd(), "username": login.User}
 		c.Emit(e)
 	})
+	if rec != nil {
+		e := c.Event(asciicast.TypeSessionRecorded)
+		e.Fields = rec.Finish("telnet")
+		e.Fields["username"], e.Fields["commands"], e.Fields["tty"] = login.User, commands, true
+		e.Fields["width"], e.Fields["height"] = info.Cols, info.Rows
+		c.Emit(e)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/honeypot/asciicast"
 	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/persona"
 )
@@ -38,10 +40,11 @@ func mustPersona(distro string) *persona.Persona {
 }
 
 type testServer struct {
-	addr string
-	p    *persona.Persona
-	rec  *hptest.Recorder
-	stop func()
+	addr     string
+	p        *persona.Persona
+	rec      *hptest.Recorder
+	stop     func()
+	stateDir string
 }
 
 // startServer runs the telnet service on a loopback port until the test
@@ -53,7 +56,7 @@ func startServer(t testing.TB, p *persona.Persona, cfg map[string]string) *testS
 		t.Fatal(err)
 	}
 	rec := &hptest.Recorder{}
-	env := honeypot.Env{Decky: decky.Identity{Name: "decky-test"}, Persona: p, Config: cfg, Emit: rec.Emit}
+	env := honeypot.Env{Decky: decky.Identity{Name: "decky-test"}, Persona: p, Config: cfg, Emit: rec.Emit, StateDir: t.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- New().Serve(ctx, l, env) }()
@@ -67,7 +70,7 @@ func startServer(t testing.TB, p *persona.Persona, cfg map[string]string) *testS
 		})
 	}
 	t.Cleanup(stop)
-	return &testServer{addr: l.Addr().String(), p: p, rec: rec, stop: stop}
+	return &testServer{addr: l.Addr().String(), p: p, rec: rec, stop: stop, stateDir: env.StateDir}
 }
 
 // The option sequences below were captured from inetutils-telnetd 2.4
@@ -224,6 +227,33 @@ func TestLoginAndCommands(t *testing.T) {
 		}
 	}
 	srv.rec.WaitFor(t, event.TypeDisconnect, 1)
+
+	// The shell was recorded: what was typed, timestamped, and what it printed.
+	f := srv.rec.WaitFor(t, asciicast.TypeSessionRecorded, 1)[0].Fields
+	if f["service"] != "telnet" || f["username"] != "root" || f["commands"] != 3 || f["truncated"] != false {
+		t.Errorf("session_recorded fields %v", f)
+	}
+	cast, err := os.Open(filepath.Join(srv.stateDir, f["stored_as"].(string)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cast.Close()
+	_, evs, err := asciicast.Parse(cast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var typed, printed strings.Builder
+	for _, e := range evs {
+		switch e.Code {
+		case asciicast.Input:
+			typed.WriteString(e.Data)
+		case asciicast.Output:
+			printed.WriteString(e.Data)
+		}
+	}
+	if !strings.Contains(typed.String(), "uname -a") || !strings.Contains(printed.String(), debianPersona.Uname()) {
+		t.Errorf("recording: typed %q, printed %q", typed.String(), printed.String())
+	}
 }
 
 func TestLoginTries(t *testing.T) {
