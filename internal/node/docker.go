@@ -58,6 +58,7 @@ type dockerPlane struct {
 // failed and torn_down: what the control plane is doing to it.
 const (
 	StatePending     = "pending"      // desired, not yet deployed by this start
+	StateDeploying   = "deploying"    // its containers are being made
 	StateTearingDown = "tearing_down" // being removed
 )
 
@@ -300,7 +301,15 @@ func (o dockerOps) ConfigureService(ctx context.Context, d, svc string, cfg map[
 	return re, o.after(ctx, err)
 }
 
+// AddDecky shows the decky as deploying while its containers are made.
 func (o dockerOps) AddDecky(ctx context.Context, d decky.Decky) error {
+	if r, err := o.p.running(d); err == nil {
+		row := deckyRow(r)
+		row.Status = StateDeploying
+		if err := o.p.n.Store.PutDecky(context.WithoutCancel(ctx), row); err != nil {
+			o.p.n.log.Warn("record decky state", "decky", d.Name, "err", err)
+		}
+	}
 	err := o.Fleet.AddDecky(ctx, d)
 	return o.after(ctx, err)
 }

@@ -338,9 +338,9 @@ func waitListening(t *testing.T, addr string, timeout time.Duration) {
 	}
 }
 
-// BenchmarkDeploy20 deploys 20 deckies with ssh and http (the two services
-// that exist) with the image already built, and tears them down between
-// iterations (not timed). Run with -benchtime=1x.
+// BenchmarkDeploy20 deploys 20 deckies with 3 services each (ssh, http,
+// ftp: 80 containers) with the image already built, and tears them down
+// between iterations (not timed). Run with -benchtime=1x.
 func BenchmarkDeploy20(b *testing.B) {
 	d := dockerDriver(b)
 	ctx := context.Background()
@@ -351,7 +351,7 @@ func BenchmarkDeploy20(b *testing.B) {
 		b.Fatal(err)
 	}
 	o.Image = img
-	fleet, err := FlagFleet(20, []string{"ssh", "http"}, o.Subnet, o.Gateway)
+	fleet, err := FlagFleet(20, []string{"ssh", "http", "ftp"}, o.Subnet, o.Gateway)
 	if err != nil {
 		b.Fatal(err)
 	}
