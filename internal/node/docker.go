@@ -9,8 +9,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,8 +140,51 @@ func (p *dockerPlane) start(ctx context.Context, fleet []decky.Decky, natsURL st
 	if err := p.sync(ctx); err != nil {
 		return err
 	}
+	since := p.cursor()
+	p.n.wg.Go(func() { p.backfill(ctx, since) })
 	p.n.wg.Go(func() { p.loop(ctx) })
 	return nil
+}
+
+// cursorFile, in the data directory, is when the control plane last knew
+// its deckies' events were reaching it: the start of the next backfill.
+const cursorFile = "docker-logs.cursor"
+
+// cursorMargin is read again before the cursor, for clocks and for events
+// in flight when it was written.
+const cursorMargin = time.Minute
+
+// cursor is where the next backfill starts; zero (everything) when no
+// control plane ran here before.
+func (p *dockerPlane) cursor() time.Time {
+	b, err := os.ReadFile(filepath.Join(p.fleet.Opts.DataDir, cursorFile))
+	if err != nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
+	if err != nil {
+		return time.Time{}
+	}
+	return t.Add(-cursorMargin)
+}
+
+// markCursor records that events up to now are in.
+func (p *dockerPlane) markCursor(now time.Time) {
+	path := filepath.Join(p.fleet.Opts.DataDir, cursorFile)
+	if err := os.WriteFile(path, []byte(now.UTC().Format(time.RFC3339Nano)+"\n"), 0o600); err != nil {
+		p.n.log.Warn("record the docker log cursor", "err", err)
+	}
+}
+
+// backfill hands the bus every event the deckies wrote to stdout since the
+// cursor: those of the time this control plane was down (the containers
+// went on without it). The store drops the ones it has by event id.
+func (p *dockerPlane) backfill(ctx context.Context, since time.Time) {
+	rep, err := p.fleet.Backfill(ctx, since, p.n.Emitter.Emit)
+	if err != nil && ctx.Err() == nil {
+		p.n.log.Warn("backfill decky events from docker logs", "err", err)
+	}
+	p.n.log.Info("backfilled decky events from docker logs", "since", since, "containers", rep.Containers, "events", rep.Events)
 }
 
 // place gives deckies without an address in the fleet's network one from
@@ -163,7 +209,8 @@ func (p *dockerPlane) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			p.markCursor(now)
 		}
 		rep, err := p.fleet.Reconcile(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -182,8 +182,18 @@ func TestDockerControlPlane(t *testing.T) {
 		t.Fatalf("%s still has containers after delete", second)
 	}
 
-	// A restart without a fleet keeps the desired one.
+	// The control plane stops; the deckies go on and are attacked meanwhile.
+	// Then the attacked service dies, and with it whatever it held for the
+	// bus: only its stdout still has the event.
 	s.Stop()
+	sshAttempt(t, addr, "while-down", "hunter3")
+	time.Sleep(500 * time.Millisecond)
+	if out, err := exec.Command("docker", "kill", victim).CombinedOutput(); err != nil {
+		t.Fatalf("docker kill: %v %s", err, out)
+	}
+
+	// A restart without a fleet keeps the desired one, and what happened
+	// while it was down reaches the store (the deckies' stdout is read back).
 	cfg.Fleet = nil
 	s = testkit.StartConfig(t, cfg)
 	s.Login()
@@ -191,6 +201,13 @@ func TestDockerControlPlane(t *testing.T) {
 	if _, ok := rows[first]; !ok || len(rows) != 1 {
 		t.Fatalf("after restart the deckies are %v; want only %s", rows, first)
 	}
+	s.Eventually(30*time.Second, "the attempt made while the control plane was down, in the store", func() bool {
+		creds, _, err := s.Node.Store.Credentials(context.Background(), store.Page{Limit: 50, Decky: first})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(creds, func(c store.Credential) bool { return c.Principal == "while-down" })
+	})
 }
 
 func waitDial(t *testing.T, addr string) {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/decnet-go/decnet/internal/engine"
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot/builtin"
+	"github.com/decnet-go/decnet/internal/metrics"
 	"github.com/decnet-go/decnet/internal/pipeline"
 	"github.com/decnet-go/decnet/internal/secret"
 	"github.com/decnet-go/decnet/internal/store"
@@ -54,6 +56,10 @@ type Config struct {
 	// DeploymentLimit bounds the deckies one API deploy may start; zero
 	// means api.DefaultDeploymentLimit.
 	DeploymentLimit int
+	// MetricsListen, when set, serves GET /metrics without authentication
+	// on this address of its own (e.g. 127.0.0.1:9108), for a Prometheus
+	// scraper. The API's /metrics (viewer token) is there either way.
+	MetricsListen string
 }
 
 // ingestDurable names the ingest worker's JetStream consumer.
@@ -72,6 +78,10 @@ type Node struct {
 	APIAddr string
 	// AdminPassword is set only on the start that created the admin.
 	AdminPassword string
+	// Metrics are the Prometheus series of this node; MetricsAddr is where
+	// the unauthenticated metrics listener is, when one was asked for.
+	Metrics     *metrics.Metrics
+	MetricsAddr string
 
 	log          *slog.Logger
 	engine       *engine.Local // local driver
@@ -79,6 +89,7 @@ type Node struct {
 	mu           sync.Mutex    // guards Deckies under the docker driver
 	consumer     *bus.Consumer
 	http         *http.Server
+	metricsHTTP  *http.Server
 	api          http.Handler
 	stopDeckies  context.CancelFunc
 	stopIngest   context.CancelFunc
@@ -101,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	n = &Node{log: cfg.Log}
+	n = &Node{log: cfg.Log, Metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			n.Shutdown(context.Background())
@@ -138,11 +149,15 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if n.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ingestDurable, Filter: event.SubjectAll}); err != nil {
 		return n, err
 	}
-	n.Ingest = &pipeline.Ingest{Source: n.consumer, Store: n.Store, Log: cfg.Log.With("worker", "ingest")}
+	n.Ingest = &pipeline.Ingest{Source: n.consumer, Store: n.Store, Log: cfg.Log.With("worker", "ingest"), Metrics: n.Metrics}
 	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopIngest = cancel
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.Ingest.Run(ictx) }()
+	go func() { defer n.wg.Done(); n.watchLag(ictx) }()
+	if err := n.startMetrics(cfg.MetricsListen); err != nil {
+		return n, err
+	}
 
 	created, pw, err := api.EnsureAdmin(ctx, n.Store, cfg.AdminPassword)
 	if err != nil {
@@ -329,7 +344,7 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 	} else {
 		fleet, reg = fleetOps{Local: n.engine, n: n}, n.engine.Registry
 	}
-	handler := api.New(api.Config{
+	acfg := api.Config{
 		JWTSecret:       secret,
 		Logger:          cfg.Log.With("component", "api"),
 		Version:         cfg.Version,
@@ -342,7 +357,13 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 			"bus":      n.Bus.Ping,
 			"ingest":   n.Ingest.Health,
 		},
-	}, n.Store)
+		Metrics:     n.Metrics,
+		CORSOrigins: strings.FieldsFunc(os.Getenv("DECNET_CORS_ORIGINS"), func(r rune) bool { return r == ',' || r == ' ' }),
+	}
+	if err := acfg.Validate(); err != nil {
+		return err
+	}
+	handler := api.New(acfg, n.Store)
 	n.api = handler
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -410,6 +431,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.http != nil {
 		n.http.Shutdown(ctx)
 	}
+	if n.metricsHTTP != nil {
+		n.metricsHTTP.Shutdown(ctx)
+	}
 	n.wg.Wait()
 	if n.consumer != nil {
 		n.consumer.Stop()
@@ -420,6 +444,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.Store.SetDeckyStatus(ctx, "stopped")
 	}
 	if n.docker != nil {
+		n.docker.markCursor(time.Now())
 		n.docker.fleet.Close()
 	}
 	if n.Bus != nil {
@@ -428,6 +453,47 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.Store != nil {
 		return n.Store.Close()
 	}
+	return nil
+}
+
+// watchLag samples how far the ingest consumer is behind, for the
+// decnet_bus_consumer_lag gauge, until ctx ends.
+func (n *Node) watchLag(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		if p, err := n.Bus.Pending(ctx, ingestDurable); err == nil {
+			n.Metrics.ConsumerLag(ingestDurable, p)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// startMetrics serves the metrics, unauthenticated, on a listener of their
+// own when addr is set.
+func (n *Node) startMetrics(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics listen %s: %w (set another with --metrics-listen)", addr, err)
+	}
+	n.MetricsAddr = ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", n.Metrics.Handler())
+	n.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.metricsHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("metrics server stopped", "err", err)
+		}
+	}()
 	return nil
 }
 
