@@ -298,8 +298,10 @@ func cmdTouch(s *Shell, args []string, _ string) result {
 	}
 	var res result
 	for _, op := range operands {
-		if n, found := s.fs.get(s.abs(op)); found {
-			n.mtime = s.cfg.Now()
+		if _, found := s.fs.get(s.abs(op)); found {
+			if n, own := s.fs.mutable(s.abs(op)); own {
+				n.mtime = s.cfg.Now()
+			}
 			continue
 		}
 		if msg := s.writeFile(op, "", true); msg != "" {
@@ -335,7 +337,9 @@ func cmdChmod(s *Shell, args []string, _ string) result {
 			res.err += "chmod: changing permissions of '" + op + "': Operation not permitted\n"
 			res.status = 1
 		default:
-			n.mode = applyMode(n.mode, mode)
+			if own, ok := s.fs.mutable(s.abs(op)); ok {
+				own.mode = applyMode(n.mode, mode)
+			}
 		}
 	}
 	return res

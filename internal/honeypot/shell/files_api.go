@@ -172,7 +172,7 @@ func (f *FileSystem) WriteFile(user, name string, data []byte, mode uint32, appe
 	}
 	kept := data[:min(len(data), max(f.fs.budget, 0))]
 	f.fs.write(name, user, string(kept), appendData)
-	n := f.fs.nodes[name]
+	n, _ := f.fs.mutable(name) // write made it the session's
 	if !exists {
 		n.mode, n.owner = mode&0o7777, user
 	}

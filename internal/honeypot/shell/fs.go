@@ -3,9 +3,11 @@ package shell
 import (
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/decnet-go/decnet/internal/honeypot"
@@ -48,9 +50,14 @@ func (n *node) content() string {
 // changes die with the session. Files an operator dropped into the decky
 // lie over the persona's and are read from disk on every access, so a drop
 // shows even in a session that was open before it.
+//
+// The persona's own entries are built once per persona and shared by every
+// session (nodes starts as a shallow copy of them); a session that changes
+// an entry changes its own copy (mutable), never the shared one.
 type fileSystem struct {
 	nodes  map[string]*node
-	budget int // bytes the attacker may still write
+	base   map[string]*node // the persona's entries, shared: never modify
+	budget int              // bytes the attacker may still write
 	drops  *honeypot.Drops
 	// shadowed are paths the session wrote or removed: from then on the
 	// session's own view wins over the drops there (and, for a removed
@@ -70,30 +77,43 @@ var binaries = []string{
 	"uptime", "vi", "w", "wc", "wget", "whoami", "awk", "base64", "nproc", "which", "dash",
 }
 
+// bases holds each persona's shared entries (*persona.Persona → map).
+// Personas live as long as their decky; there are few of them.
+var bases sync.Map
+
 // newFileSystem builds a session's view of p's filesystem with the
 // operator's drops (nil for none) on top.
 func newFileSystem(p *persona.Persona, drops *honeypot.Drops) *fileSystem {
+	base, ok := bases.Load(p)
+	if !ok {
+		base, _ = bases.LoadOrStore(p, personaNodes(p))
+	}
+	b := base.(map[string]*node)
+	return &fileSystem{nodes: maps.Clone(b), base: b, budget: maxWrite, drops: drops, shadowed: map[string]bool{}}
+}
+
+// personaNodes builds the entries of p's filesystem.
+func personaNodes(p *persona.Persona) map[string]*node {
 	files := p.Files()
-	fs := &fileSystem{nodes: make(map[string]*node, len(files)+2*len(binaries)+8), budget: maxWrite,
-		drops: drops, shadowed: map[string]bool{}}
+	nodes := make(map[string]*node, len(files)+2*len(binaries)+8)
 	mt := mtimes{seed: p.Rand("fs-mtime").Uint64(), boot: p.BootTime}
 	for name, f := range files {
-		fs.nodes[name] = &node{dir: f.Dir, mode: f.Mode, owner: f.Owner, data: f.Content, mtime: mt.of(name)}
+		nodes[name] = &node{dir: f.Dir, mode: f.Mode, owner: f.Owner, data: f.Content, mtime: mt.of(name)}
 	}
 	for _, b := range binaries {
 		for _, dir := range []string{"/usr/bin", "/bin"} {
 			name := dir + "/" + b
-			if _, ok := fs.nodes[name]; !ok {
-				fs.nodes[name] = &node{mode: 0o755, owner: "root", data: "\x7fELF\x02\x01\x01",
+			if _, ok := nodes[name]; !ok {
+				nodes[name] = &node{mode: 0o755, owner: "root", data: "\x7fELF\x02\x01\x01",
 					size: 14000 + int64(mt.hash(b)%180000), mtime: mt.of(name)}
 			}
 		}
 	}
-	if n, ok := fs.nodes["/etc/shadow"]; ok && n.data == "" {
+	if n, ok := nodes["/etc/shadow"]; ok && n.data == "" {
 		n.data = shadow(p)
 	}
-	if _, ok := fs.nodes["/home"]; !ok {
-		fs.nodes["/home"] = &node{dir: true, mode: 0o755, owner: "root", mtime: mt.of("/home")}
+	if _, ok := nodes["/home"]; !ok {
+		nodes["/home"] = &node{dir: true, mode: 0o755, owner: "root", mtime: mt.of("/home")}
 	}
 	procs := map[string]func() string{
 		"/proc/cpuinfo": func() string { return cpuinfo(p) },
@@ -104,9 +124,25 @@ func newFileSystem(p *persona.Persona, drops *honeypot.Drops) *fileSystem {
 		},
 	}
 	for name, gen := range procs {
-		fs.nodes[name] = &node{mode: 0o444, owner: "root", gen: gen, mtime: time.Now()}
+		nodes[name] = &node{mode: 0o444, owner: "root", gen: gen, mtime: p.BootTime}
 	}
-	return fs
+	return nodes
+}
+
+// mutable returns the session's own node at name, to change it: a shared
+// persona entry is copied first. ok is false when the session has no
+// entry there (a path only the drops have is not the session's yet).
+func (fs *fileSystem) mutable(name string) (*node, bool) {
+	n, ok := fs.nodes[name]
+	if !ok {
+		return nil, false
+	}
+	if fs.base[name] == n {
+		c := *n
+		n = &c
+		fs.nodes[name] = n
+	}
+	return n, true
 }
 
 // mtimes gives every path of the persona a stable modification time
@@ -211,7 +247,7 @@ func (fs *fileSystem) write(name, owner, data string, appendData bool) bool {
 		return false
 	}
 	fs.budget -= len(data)
-	n, ok := fs.nodes[name]
+	n, ok := fs.mutable(name)
 	if !ok {
 		n = &node{mode: 0o644, owner: owner}
 		if d, isDrop := fs.dropped(name); isDrop && !d.dir {

@@ -271,3 +271,25 @@ func BenchmarkShellCommand(b *testing.B) {
 		sh.Run("cat /proc/cpuinfo | grep name | wc -l; uname -a; ls -la /etc", io.Discard)
 	}
 }
+
+// Sessions of one persona share its filesystem's entries but never see
+// each other's changes: what one session writes, appends, touches or
+// chmods is its own copy.
+func TestSessionsAreIsolated(t *testing.T) {
+	a := newTestShell(t, "root", Interactive)
+	b := newTestShell(t, "root", Interactive)
+	before := run(b, "ls -l /etc/hostname; cat /etc/hostname; ls -l /bin/ls")
+	run(a, "echo pwned >> /etc/hostname; chmod 777 /etc/hostname; touch /bin/ls; chmod 700 /bin/ls; rm -f /etc/passwd")
+	if after := run(b, "ls -l /etc/hostname; cat /etc/hostname; ls -l /bin/ls"); after != before {
+		t.Fatalf("another session's changes leaked:\nbefore %q\nafter  %q", before, after)
+	}
+	if out := run(b, "cat /etc/passwd"); !strings.Contains(out, "root:x:0:0") {
+		t.Fatalf("a removal leaked: %q", out)
+	}
+	if out := run(a, "cat /etc/hostname; ls -l /etc/hostname"); !strings.Contains(out, "pwned") || !strings.Contains(out, "-rwxrwxrwx") {
+		t.Fatalf("the session lost its own changes: %q", out)
+	}
+	if c := newTestShell(t, "root", Interactive); run(c, "cat /etc/hostname") != run(b, "cat /etc/hostname") {
+		t.Fatal("a new session does not start from the persona's files")
+	}
+}

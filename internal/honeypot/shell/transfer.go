@@ -210,7 +210,7 @@ func (t *Transfer) WriteFile(p string, data []byte, size int64, mode uint32) err
 		data = data[:fsys.budget]
 	}
 	fsys.budget -= len(data)
-	n, ok := fsys.nodes[full]
+	n, ok := fsys.mutable(full)
 	if !ok {
 		n = &node{owner: t.s.user}
 		fsys.nodes[full] = n
@@ -305,7 +305,9 @@ func (t *Transfer) Chmod(p string, mode uint32) error {
 	case t.s.user != "root" && n.owner != t.s.user:
 		return syscall.EPERM
 	}
-	if _, own := t.s.fs.nodes[full]; !own { // a drop: the session gets its own copy
+	if own, ok := t.s.fs.mutable(full); ok {
+		n = own
+	} else { // a drop: the session gets its own copy
 		cp := *n
 		t.s.fs.nodes[full] = &cp
 		t.s.fs.shadowed[full] = true
