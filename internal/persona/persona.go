@@ -152,5 +152,14 @@ func (p *Persona) ShortHostname() string {
 	return short
 }
 
+// InstallTime is when the machine's operating system was installed: the
+// date of everything an install makes once (the ssl-cert package's
+// snakeoil certificate that https, smtp, pop3 and imap all show, …). It
+// is the same on every run.
+func (p *Persona) InstallTime() time.Time {
+	r := p.Rand("os-install")
+	return time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.IntN(600*24*3600)) * time.Second)
+}
+
 // Uptime is how long the machine pretends to have been up at now.
 func (p *Persona) Uptime(now time.Time) time.Duration { return now.Sub(p.BootTime) }

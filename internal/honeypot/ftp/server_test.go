@@ -2,7 +2,6 @@ package ftp
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,11 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/honeypot/hptest"
@@ -48,29 +45,12 @@ type testServer struct {
 
 func startServer(t testing.TB, cfg map[string]string) *testServer {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	ts := &testServer{addr: l.Addr().String(), rec: &hptest.Recorder{}, state: filepath.Join(dir, "state"),
+	ts := &testServer{rec: &hptest.Recorder{}, state: filepath.Join(dir, "state"),
 		drops: &honeypot.Drops{Root: filepath.Join(dir, "drops")}, persona: testPersona}
-	env := honeypot.Env{
-		Decky: decky.Identity{Name: "decky-test"}, Persona: testPersona, Config: cfg,
-		StateDir: ts.state, Drops: ts.drops, Emit: ts.rec.Emit,
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- New().Serve(ctx, l, env) }()
-	var once sync.Once
-	t.Cleanup(func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		})
-	})
+	env := hptest.Env(t, testPersona, cfg, ts.rec)
+	env.StateDir, env.Drops = ts.state, ts.drops
+	ts.addr, _ = hptest.Serve(t, New(), env)
 	return ts
 }
 

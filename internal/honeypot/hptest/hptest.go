@@ -3,12 +3,16 @@
 package hptest
 
 import (
+	"context"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/persona"
 )
 
 // Recorder collects the events a service emits; its Emit is what a test
@@ -83,4 +87,36 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// Serve runs svc on a fresh 127.0.0.1 port with env until the test ends
+// (or stop is called), failing the test when Serve returns an error. It
+// returns the address to dial.
+func Serve(t testing.TB, svc honeypot.Service, env honeypot.Env) (addr string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(ctx, l, env) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return l.Addr().String(), stop
+}
+
+// Env is the environment a test runs a service in: the decky "decky-test"
+// with persona p, configuration cfg, a fresh state directory and rec
+// collecting the events.
+func Env(t testing.TB, p *persona.Persona, cfg map[string]string, rec *Recorder) honeypot.Env {
+	return honeypot.Env{Decky: decky.Identity{Name: "decky-test"}, Persona: p, Config: cfg, StateDir: t.TempDir(), Emit: rec.Emit}
 }

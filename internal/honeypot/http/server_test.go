@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/honeypot/hptest"
@@ -58,28 +57,9 @@ func startHTTPS(t testing.TB, cfg map[string]string) (addr string, rec *recorder
 
 func startService(t testing.TB, svc honeypot.Service, cfg map[string]string) (addr string, rec *recorder) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec = &recorder{}
-	env := honeypot.Env{
-		Decky:    decky.Identity{Name: "decky-test"},
-		Persona:  testPersona(),
-		Config:   cfg,
-		Emit:     rec.Emit,
-		StateDir: t.TempDir(),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Serve(ctx, l, env) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return l.Addr().String(), rec
+	addr, _ = hptest.Serve(t, svc, hptest.Env(t, testPersona(), cfg, rec))
+	return addr, rec
 }
 
 // raw sends bytes on a fresh connection and returns all the server sent

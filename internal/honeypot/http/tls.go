@@ -25,7 +25,7 @@ func tlsConfig(env honeypot.Env) (*tls.Config, error) {
 			host = cn
 		}
 		var err error
-		if cert, err = tlsfp.PersonaCertificate(env.StateDir, host, installTime(env.Persona)); err != nil {
+		if cert, err = tlsfp.PersonaCertificate(env.StateDir, host, env.Persona.InstallTime()); err != nil {
 			return nil, err
 		}
 	case certV == "":

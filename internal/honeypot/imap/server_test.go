@@ -2,7 +2,6 @@ package imap
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
@@ -37,22 +36,9 @@ func start(t testing.TB, p *persona.Persona, cfg map[string]string) (string, *hp
 	if _, ok := cfg["auth_fail_delay_ms"]; !ok {
 		cfg["auth_fail_delay_ms"] = "0"
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &hptest.Recorder{}
-	env := honeypot.Env{Decky: decky.Identity{Name: "decky-test"}, Persona: p, Config: cfg, StateDir: t.TempDir(), Emit: rec.Emit}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- New().Serve(ctx, l, env) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return l.Addr().String(), rec
+	addr, _ := hptest.Serve(t, New(), hptest.Env(t, p, cfg, rec))
+	return addr, rec
 }
 
 type client struct {

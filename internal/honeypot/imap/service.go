@@ -15,12 +15,8 @@ package imap
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/decnet-go/decnet/internal/honeypot"
@@ -40,16 +36,7 @@ func (Service) Name() string { return "imap" }
 func (Service) Ports() []honeypot.Port { return []honeypot.Port{{Number: 143, Proto: "tcp"}} }
 
 // Schema lists the keys an operator may set.
-func (Service) Schema() honeypot.Schema {
-	return honeypot.Schema{
-		{Key: "banner", Type: "string",
-			Help: `text of the greeting after the capability code, e.g. "Dovecot ready."; default: the persona's Dovecot package greeting`},
-		{Key: "starttls", Type: "bool", Default: "true",
-			Help: "offer STARTTLS with the decky's self-signed certificate (kept in the service's state directory)"},
-		{Key: "auth_fail_delay_ms", Type: "int", Default: "2000",
-			Help: "pause before a failed login is answered, like Dovecot's auth_failure_delay"},
-	}
-}
+func (Service) Schema() honeypot.Schema { return mailbox.Schema("STARTTLS", `the capability code`) }
 
 // limits bound one IMAP connection: Dovecot's login process cuts idle
 // clients after 3 minutes; IDLE clients in the mail process stay longer.
@@ -64,12 +51,6 @@ var limits = honeypot.Limits{
 // loginIdle is how long the login process waits for a command.
 const loginIdle = 3 * time.Minute
 
-type config struct {
-	greeting  string
-	tls       *tls.Config
-	failDelay time.Duration
-}
-
 // Serve answers IMAP on l until ctx ends.
 func (s Service) Serve(ctx context.Context, l net.Listener, env honeypot.Env) error {
 	cfg, err := s.configure(env)
@@ -81,39 +62,6 @@ func (s Service) Serve(ctx context.Context, l net.Listener, env honeypot.Env) er
 	})
 }
 
-func (s Service) configure(env honeypot.Env) (config, error) {
-	if env.Persona == nil {
-		return config{}, errors.New("no persona")
-	}
-	if err := s.Schema().Validate(env.Config); err != nil {
-		return config{}, err
-	}
-	cfg := config{greeting: mailbox.Greeting(env.Persona), failDelay: 2 * time.Second}
-	if v, ok := env.Config["banner"]; ok {
-		v = strings.TrimSpace(v)
-		if v == "" || strings.ContainsAny(v, "\r\n") || len(v) > 200 {
-			return config{}, errors.New(`key "banner": must be one line of 1 to 200 characters (leave it out for the persona's greeting)`)
-		}
-		cfg.greeting = v
-	}
-	if v, ok := env.Config["auth_fail_delay_ms"]; ok {
-		ms, _ := strconv.Atoi(v) // Validate checked it
-		if ms < 0 || ms > 60000 {
-			return config{}, fmt.Errorf(`key "auth_fail_delay_ms": %d is outside 0-60000`, ms)
-		}
-		cfg.failDelay = time.Duration(ms) * time.Millisecond
-	}
-	if on, ok := env.Config["starttls"]; !ok || mustBool(on) {
-		tc, err := mailbox.TLSConfig(env.StateDir, env.Persona)
-		if err != nil {
-			return config{}, err
-		}
-		cfg.tls = tc
-	}
-	return cfg, nil
-}
-
-func mustBool(s string) bool {
-	b, _ := strconv.ParseBool(s)
-	return b
+func (s Service) configure(env honeypot.Env) (mailbox.Config, error) {
+	return mailbox.Configure(env, s.Schema())
 }

@@ -47,7 +47,7 @@ const (
 type session struct {
 	c   *honeypot.Conn
 	env honeypot.Env
-	cfg config
+	cfg mailbox.Config
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	tls bool
@@ -63,7 +63,7 @@ type session struct {
 	jitter   *rand.Rand
 }
 
-func newSession(c *honeypot.Conn, env honeypot.Env, cfg config) *session {
+func newSession(c *honeypot.Conn, env honeypot.Env, cfg mailbox.Config) *session {
 	return &session{
 		c: c, env: env, cfg: cfg,
 		br:     bufio.NewReaderSize(c, 4096),
@@ -86,10 +86,10 @@ func (s *session) run(ctx context.Context) {
 	s.c.EmitConnect()
 	defer s.c.EmitDisconnect()
 	caps := preCaps
-	if s.cfg.tls != nil {
+	if s.cfg.TLS != nil {
 		caps += " STARTTLS"
 	}
-	s.writef("* OK [CAPABILITY %s AUTH=PLAIN] %s", caps, s.cfg.greeting)
+	s.writef("* OK [CAPABILITY %s AUTH=PLAIN] %s", caps, s.cfg.Greeting)
 	for n := 0; n < maxCommands && ctx.Err() == nil; n++ {
 		if s.br.Buffered() == 0 && s.bw.Flush() != nil {
 			return
@@ -173,7 +173,7 @@ func (s *session) notAuthenticated(ctx context.Context, cmd Command, perr error)
 		switch cmd.Name {
 		case "CAPABILITY":
 			caps := preCaps
-			if s.cfg.tls != nil && !s.tls {
+			if s.cfg.TLS != nil && !s.tls {
 				caps += " STARTTLS"
 			}
 			s.writef("* CAPABILITY %s AUTH=PLAIN", caps)
@@ -293,7 +293,7 @@ func (s *session) tryLogin(ctx context.Context, tag, method, user, authz string,
 	s.c.Emit(e)
 	if !accepted {
 		s.bw.Flush()
-		sleep(ctx, s.cfg.failDelay)
+		sleep(ctx, s.cfg.FailDelay)
 		s.writef("%s NO [AUTHENTICATIONFAILED] Authentication failed.", tag)
 		return
 	}
@@ -318,7 +318,7 @@ func sleep(ctx context.Context, d time.Duration) {
 
 func (s *session) startTLS(tag string) bool {
 	switch {
-	case s.cfg.tls == nil:
+	case s.cfg.TLS == nil:
 		s.writef("%s BAD TLS support isn't enabled.", tag)
 		return true
 	case s.tls:
@@ -329,7 +329,7 @@ func (s *session) startTLS(tag string) bool {
 	if s.bw.Flush() != nil || s.br.Buffered() > 0 {
 		return false // pipelined plaintext after STARTTLS: refuse it
 	}
-	tc := tls.Server(s.c, s.cfg.tls)
+	tc := tls.Server(s.c, s.cfg.TLS)
 	s.c.SetDeadline(time.Now().Add(30 * time.Second))
 	err := tc.Handshake()
 	s.c.SetDeadline(time.Time{})

@@ -35,7 +35,7 @@ const (
 type session struct {
 	c   *honeypot.Conn
 	env honeypot.Env
-	cfg config
+	cfg mailbox.Config
 
 	br  *bufio.Reader
 	bw  *bufio.Writer
@@ -49,7 +49,7 @@ type session struct {
 	deleted  []bool
 }
 
-func newSession(c *honeypot.Conn, env honeypot.Env, cfg config) *session {
+func newSession(c *honeypot.Conn, env honeypot.Env, cfg mailbox.Config) *session {
 	s := &session{c: c, env: env, cfg: cfg}
 	s.br = bufio.NewReaderSize(c, 1024)
 	s.bw = bufio.NewWriterSize(c, 4096)
@@ -66,7 +66,7 @@ func (s *session) state() string {
 func (s *session) run(ctx context.Context) {
 	s.c.EmitConnect()
 	defer s.c.EmitDisconnect()
-	s.reply("+OK " + s.cfg.greeting)
+	s.reply("+OK " + s.cfg.Greeting)
 	for n := 0; n < maxCommands && ctx.Err() == nil; n++ {
 		if s.br.Buffered() == 0 && s.bw.Flush() != nil {
 			return
@@ -172,7 +172,7 @@ func (s *session) capa() {
 	s.reply("+OK")
 	s.bw.WriteString("CAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n")
 	if s.box == nil {
-		if s.cfg.tls != nil && !s.tls {
+		if s.cfg.TLS != nil && !s.tls {
 			s.reply("STLS")
 		}
 		s.reply("USER")
@@ -254,7 +254,7 @@ func (s *session) tryLogin(ctx context.Context, method, user, authz string, secr
 	s.c.Emit(e)
 	if !accepted {
 		s.bw.Flush()
-		sleep(ctx, s.cfg.failDelay)
+		sleep(ctx, s.cfg.FailDelay)
 		s.reply("-ERR [AUTH] Authentication failed.")
 		return
 	}
@@ -280,7 +280,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // startTLS answers STLS and runs the TLS handshake over the connection.
 func (s *session) startTLS() bool {
 	switch {
-	case s.cfg.tls == nil:
+	case s.cfg.TLS == nil:
 		s.reply("-ERR TLS support isn't enabled.")
 		return true
 	case s.tls:
@@ -296,7 +296,7 @@ func (s *session) startTLS() bool {
 	if s.bw.Flush() != nil {
 		return false
 	}
-	tc := tls.Server(s.c, s.cfg.tls)
+	tc := tls.Server(s.c, s.cfg.TLS)
 	s.c.SetDeadline(time.Now().Add(30 * time.Second))
 	err := tc.Handshake()
 	s.c.SetDeadline(time.Time{})

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/decnet-go/decnet/internal/honeypot/hptest"
+	"github.com/decnet-go/decnet/internal/honeypot/tlsfp"
 	"github.com/decnet-go/decnet/internal/testkit/gate"
 )
 
@@ -75,7 +76,7 @@ func startPostfix(t *testing.T) string {
 	if err := os.Chown(data, uid, -1); err != nil {
 		t.Fatal(err)
 	}
-	certPEM, keyPEM, err := newCertificate(compareHost, time.Now())
+	certPEM, keyPEM, err := tlsfp.SelfSigned(compareHost, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"mime/quotedprintable"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -129,35 +127,5 @@ func TestSummarizeBounds(t *testing.T) {
 	s := summarize([]byte(wide.String()))
 	if !s.Truncated || len(s.Attachments) != maxAttachments {
 		t.Errorf("wide message: truncated %v, %d attachments (want %d)", s.Truncated, len(s.Attachments), maxAttachments)
-	}
-}
-
-// TestCertificatePersists checks that the STARTTLS certificate names the
-// host, survives a restart and is replaced when the host name changes.
-func TestCertificatePersists(t *testing.T) {
-	dir := t.TempDir()
-	c1, err := loadCertificate(dir, "mail.corp.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c1.Leaf.Subject.CommonName != "mail.corp.example" || c1.Leaf.DNSNames[0] != "mail.corp.example" || c1.Leaf.Issuer.CommonName != "mail.corp.example" {
-		t.Errorf("certificate subject %v issuer %v", c1.Leaf.Subject, c1.Leaf.Issuer)
-	}
-	if fi, err := os.Stat(filepath.Join(dir, keyFile)); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("key file: %v %v", fi, err)
-	}
-	c2, err := loadCertificate(dir, "mail.corp.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(c1.Certificate[0], c2.Certificate[0]) {
-		t.Error("certificate regenerated on restart")
-	}
-	c3, err := loadCertificate(dir, "mx.other.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c3.Leaf.Subject.CommonName != "mx.other.example" {
-		t.Errorf("new host name kept the old certificate: %v", c3.Leaf.Subject)
 	}
 }

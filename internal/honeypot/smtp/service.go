@@ -16,6 +16,7 @@ package smtp
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/honeypot/tlsfp"
 	"github.com/decnet-go/decnet/internal/persona"
 )
 
@@ -143,11 +145,13 @@ func (s *Service) newServer(env honeypot.Env) (*server, error) {
 		srv.domains[strings.ToLower(strings.TrimSuffix(v, "."))] = true
 	}
 	if v := cfg["starttls"]; v == "" || mustBool(v) {
-		cert, err := loadCertificate(env.StateDir, srv.hostname)
+		cert, err := tlsfp.PersonaCertificate(env.StateDir, srv.hostname, env.Persona.InstallTime())
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("smtp STARTTLS: %w", err)
 		}
-		srv.tls = tlsConfig(cert)
+		// TLS 1.0 and later, as Debian's Postfix allows (smtpd_tls_protocols
+		// = !SSLv2, !SSLv3).
+		srv.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}
 	}
 	return srv, nil
 }

@@ -55,32 +55,11 @@ var testPersona = persona.New([]byte("secret"), "decky-test")
 // startServer runs the service until the test ends (or stop is called).
 func startServer(t testing.TB, stateDir string, cfg map[string]string) *testServer {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &recorder{}
-	env := honeypot.Env{
-		Decky:    decky.Identity{Name: "decky-test"},
-		Persona:  testPersona,
-		Config:   cfg,
-		StateDir: stateDir,
-		Emit:     rec.Emit,
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- New().Serve(ctx, l, env) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return &testServer{addr: l.Addr().String(), persona: testPersona, rec: rec, stop: stop}
+	env := hptest.Env(t, testPersona, cfg, rec)
+	env.StateDir = stateDir
+	addr, stop := hptest.Serve(t, New(), env)
+	return &testServer{addr: addr, persona: testPersona, rec: rec, stop: stop}
 }
 
 func clientConfig(user, pw string, hostKey *ssh.PublicKey) *ssh.ClientConfig {

@@ -1,17 +1,14 @@
 package telnet
 
 import (
-	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/honeypot/asciicast"
@@ -51,26 +48,10 @@ type testServer struct {
 // ends.
 func startServer(t testing.TB, p *persona.Persona, cfg map[string]string) *testServer {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &hptest.Recorder{}
-	env := honeypot.Env{Decky: decky.Identity{Name: "decky-test"}, Persona: p, Config: cfg, Emit: rec.Emit, StateDir: t.TempDir()}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- New().Serve(ctx, l, env) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return &testServer{addr: l.Addr().String(), p: p, rec: rec, stop: stop, stateDir: env.StateDir}
+	env := hptest.Env(t, p, cfg, rec)
+	addr, stop := hptest.Serve(t, New(), env)
+	return &testServer{addr: addr, p: p, rec: rec, stop: stop, stateDir: env.StateDir}
 }
 
 // The option sequences below were captured from inetutils-telnetd 2.4
