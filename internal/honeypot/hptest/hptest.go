@@ -3,8 +3,11 @@
 package hptest
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,4 +122,37 @@ func Serve(t testing.TB, svc honeypot.Service, env honeypot.Env) (addr string, s
 // collecting the events.
 func Env(t testing.TB, p *persona.Persona, cfg map[string]string, rec *Recorder) honeypot.Env {
 	return honeypot.Env{Decky: decky.Identity{Name: "decky-test"}, Persona: p, Config: cfg, StateDir: t.TempDir(), Emit: rec.Emit}
+}
+
+// Client is a test connection to a line-oriented protocol (CRLF lines:
+// pop3, imap, smtp, ftp control).
+type Client struct {
+	T    testing.TB
+	Conn net.Conn
+	R    *bufio.Reader
+}
+
+// DialClient connects to addr (see Dial).
+func DialClient(t testing.TB, addr string) *Client {
+	t.Helper()
+	c := Dial(t, addr)
+	return &Client{T: t, Conn: c, R: bufio.NewReader(c)}
+}
+
+// Line reads one line without its CRLF, failing the test when it cannot.
+func (c *Client) Line() string {
+	c.T.Helper()
+	s, err := c.R.ReadString('\n')
+	if err != nil {
+		c.T.Fatalf("read: %v (got %q)", err, s)
+	}
+	return strings.TrimSuffix(s, "\r\n")
+}
+
+// Send writes s as it is.
+func (c *Client) Send(s string) {
+	c.T.Helper()
+	if _, err := io.WriteString(c.Conn, s); err != nil {
+		c.T.Fatal(err)
+	}
 }

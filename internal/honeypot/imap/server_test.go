@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 
@@ -41,33 +40,18 @@ func start(t testing.TB, p *persona.Persona, cfg map[string]string) (string, *hp
 	return addr, rec
 }
 
-type client struct {
-	t  testing.TB
-	c  net.Conn
-	br *bufio.Reader
-}
+type client struct{ *hptest.Client }
 
-func dial(t testing.TB, addr string) *client {
-	t.Helper()
-	c := hptest.Dial(t, addr)
-	return &client{t: t, c: c, br: bufio.NewReader(c)}
-}
+func dial(t testing.TB, addr string) *client { return &client{hptest.DialClient(t, addr)} }
 
-func (c *client) line() string {
-	c.t.Helper()
-	s, err := c.br.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("read: %v (got %q)", err, s)
-	}
-	return strings.TrimSuffix(s, "\r\n")
-}
+func (c *client) line() string { c.T.Helper(); return c.Line() }
 
 // cmd sends a tagged command and returns every line up to the tagged reply,
 // literal contents included.
 func (c *client) cmd(tag, line string) []string {
-	c.t.Helper()
-	if _, err := io.WriteString(c.c, tag+" "+line+"\r\n"); err != nil {
-		c.t.Fatal(err)
+	c.T.Helper()
+	if _, err := io.WriteString(c.Conn, tag+" "+line+"\r\n"); err != nil {
+		c.T.Fatal(err)
 	}
 	var out []string
 	for {
@@ -80,8 +64,8 @@ func (c *client) cmd(tag, line string) []string {
 		if i := strings.LastIndexByte(l, '{'); i >= 0 && strings.HasSuffix(l, "}") {
 			fmt.Sscanf(l[i:], "{%d}", &n)
 			b := make([]byte, n)
-			if _, err := io.ReadFull(c.br, b); err != nil {
-				c.t.Fatal(err)
+			if _, err := io.ReadFull(c.R, b); err != nil {
+				c.T.Fatal(err)
 			}
 			out = append(out, string(b))
 		}
@@ -146,13 +130,13 @@ func TestLoginSelectFetch(t *testing.T) {
 		t.Errorf("SELECT before login: %q", got)
 	}
 	// LOGIN with a literal password, as clients send passwords with specials.
-	if _, err := io.WriteString(c.c, fmt.Sprintf("a3 LOGIN \"%s\" {%d}\r\n", acct.User, len(acct.Password))); err != nil {
+	if _, err := io.WriteString(c.Conn, fmt.Sprintf("a3 LOGIN \"%s\" {%d}\r\n", acct.User, len(acct.Password))); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.line(); got != "+ OK" {
 		t.Fatalf("literal continuation %q", got)
 	}
-	io.WriteString(c.c, acct.Password+"\r\n")
+	io.WriteString(c.Conn, acct.Password+"\r\n")
 	if got := c.line(); !strings.HasPrefix(got, "a3 OK [CAPABILITY IMAP4rev1 ") || !strings.HasSuffix(got, "] Logged in") {
 		t.Fatalf("login: %q", got)
 	}
@@ -220,11 +204,11 @@ func TestAuthenticatePlain(t *testing.T) {
 	if got := last(c.cmd("a", "AUTHENTICATE CRAM-MD5")); got != "a NO [ALERT] Unsupported authentication mechanism." {
 		t.Errorf("CRAM-MD5: %q", got)
 	}
-	io.WriteString(c.c, "b AUTHENTICATE PLAIN\r\n")
+	io.WriteString(c.Conn, "b AUTHENTICATE PLAIN\r\n")
 	if got := c.line(); got != "+ " {
 		t.Fatalf("continuation %q", got)
 	}
-	io.WriteString(c.c, "*\r\n")
+	io.WriteString(c.Conn, "*\r\n")
 	if got := c.line(); got != "b BAD Authentication aborted by client." {
 		t.Errorf("abort: %q", got)
 	}
@@ -269,14 +253,14 @@ func TestSTARTTLS(t *testing.T) {
 	if got := c.cmd("a", "STARTTLS"); got[0] != "a OK Begin TLS negotiation now." {
 		t.Fatalf("STARTTLS %q", got)
 	}
-	tc := tls.Client(c.c, &tls.Config{InsecureSkipVerify: true})
+	tc := tls.Client(c.Conn, &tls.Config{InsecureSkipVerify: true})
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
 	if cn := tc.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != p.Hostname {
 		t.Errorf("certificate CN %q, want %q", cn, p.Hostname)
 	}
-	c2 := &client{t: t, c: tc, br: bufio.NewReader(tc)}
+	c2 := &client{&hptest.Client{T: t, Conn: tc, R: bufio.NewReader(tc)}}
 	if got := c2.cmd("b", "CAPABILITY"); strings.Contains(got[0], "STARTTLS") {
 		t.Errorf("capabilities over TLS offer STARTTLS: %q", got[0])
 	}

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/persona"
 )
 
 // Schema is the configuration both Dovecot services (pop3, imap) take;
@@ -70,4 +72,27 @@ func Configure(env honeypot.Env, schema honeypot.Schema) (Config, error) {
 func mustBool(s string) bool {
 	b, _ := strconv.ParseBool(s)
 	return b
+}
+
+// Login checks a mail login against the persona — Dovecot refuses to act
+// as another user (authz) without a master login — and emits its
+// login_attempt event on c. It returns the account when the login is
+// accepted.
+func Login(c *honeypot.Conn, p *persona.Persona, method, user, authz string, secret []byte, tlsOn bool) (persona.Login, bool) {
+	acct, accepted := p.Accepts(user, string(secret))
+	if accepted && authz != "" && authz != user {
+		accepted = false
+	}
+	outcome := event.OutcomeFailure
+	if accepted {
+		outcome = event.OutcomeSuccess
+	}
+	e := c.Event(event.TypeLoginAttempt)
+	e.Fields = map[string]any{"username": user, "method": method, "tls": tlsOn}
+	if authz != "" {
+		e.Fields["authzid"] = authz
+	}
+	e.Credential = event.NewCredential(user, event.SecretPlaintext, secret, outcome)
+	c.Emit(e)
+	return acct, accepted
 }

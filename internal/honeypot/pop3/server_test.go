@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,30 +42,15 @@ func start(t testing.TB, p *persona.Persona, cfg map[string]string) (string, *hp
 }
 
 // client is a line-level POP3 client for tests.
-type client struct {
-	t  testing.TB
-	c  net.Conn
-	br *bufio.Reader
-}
+type client struct{ *hptest.Client }
 
-func dial(t testing.TB, addr string) *client {
-	t.Helper()
-	c := hptest.Dial(t, addr)
-	return &client{t: t, c: c, br: bufio.NewReader(c)}
-}
+func dial(t testing.TB, addr string) *client { return &client{hptest.DialClient(t, addr)} }
 
-func (c *client) line() string {
-	c.t.Helper()
-	s, err := c.br.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("read: %v (got %q)", err, s)
-	}
-	return strings.TrimSuffix(s, "\r\n")
-}
+func (c *client) line() string { c.T.Helper(); return c.Line() }
 
 // multi reads a multi-line answer up to the lone dot, unstuffed.
 func (c *client) multi() []string {
-	c.t.Helper()
+	c.T.Helper()
 	var out []string
 	for {
 		l := c.line()
@@ -78,15 +62,15 @@ func (c *client) multi() []string {
 }
 
 func (c *client) send(line string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.c, line+"\r\n"); err != nil {
-		c.t.Fatal(err)
+	c.T.Helper()
+	if _, err := io.WriteString(c.Conn, line+"\r\n"); err != nil {
+		c.T.Fatal(err)
 	}
 }
 
 // cmd sends a line and returns the first answer line.
 func (c *client) cmd(line string) string {
-	c.t.Helper()
+	c.T.Helper()
 	c.send(line)
 	return c.line()
 }
@@ -242,7 +226,7 @@ func TestTooManyBadCommands(t *testing.T) {
 	if got := c.line(); got != "-ERR Too many invalid bad commands." {
 		t.Errorf("after third: %q", got)
 	}
-	if _, err := c.br.ReadString('\n'); err != io.EOF {
+	if _, err := c.R.ReadString('\n'); err != io.EOF {
 		t.Errorf("connection not closed: %v", err)
 	}
 }
@@ -270,14 +254,14 @@ func TestSTLS(t *testing.T) {
 	if got := c.cmd("STLS"); got != "+OK Begin TLS negotiation now." {
 		t.Fatalf("STLS: %q", got)
 	}
-	tc := tls.Client(c.c, &tls.Config{InsecureSkipVerify: true, ServerName: "mail"})
+	tc := tls.Client(c.Conn, &tls.Config{InsecureSkipVerify: true, ServerName: "mail"})
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
 	if cn := tc.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != p.Hostname {
 		t.Errorf("certificate CN %q, want the persona's hostname %q", cn, p.Hostname)
 	}
-	tcl := &client{t: t, c: tc, br: bufio.NewReader(tc)}
+	tcl := &client{&hptest.Client{T: t, Conn: tc, R: bufio.NewReader(tc)}}
 	tcl.send("CAPA")
 	tcl.line()
 	if capa := strings.Join(tcl.multi(), " "); strings.Contains(capa, "STLS") {

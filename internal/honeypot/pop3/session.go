@@ -237,21 +237,7 @@ func splitPlain(raw []byte) (authz, authn string, secret []byte, ok bool) {
 // tryLogin records a login attempt and, when the persona accepts it, opens
 // the mailbox.
 func (s *session) tryLogin(ctx context.Context, method, user, authz string, secret []byte) {
-	acct, accepted := s.env.Persona.Accepts(user, string(secret))
-	if accepted && authz != "" && authz != user {
-		accepted = false // Dovecot refuses to act as another user without a master login
-	}
-	outcome := event.OutcomeFailure
-	if accepted {
-		outcome = event.OutcomeSuccess
-	}
-	e := s.c.Event(event.TypeLoginAttempt)
-	e.Fields = map[string]any{"username": user, "method": method, "tls": s.tls}
-	if authz != "" {
-		e.Fields["authzid"] = authz
-	}
-	e.Credential = event.NewCredential(user, event.SecretPlaintext, secret, outcome)
-	s.c.Emit(e)
+	acct, accepted := mailbox.Login(s.c, s.env.Persona, method, user, authz, secret, s.tls)
 	if !accepted {
 		s.bw.Flush()
 		sleep(ctx, s.cfg.FailDelay)
