@@ -15,33 +15,18 @@ import (
 	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/honeypot/mailbox"
+	"github.com/decnet-go/decnet/internal/honeypot/mailbox/dovecottest"
 	"github.com/decnet-go/decnet/internal/persona"
 )
 
-func testPersona() *persona.Persona {
-	p, err := persona.NewWithDistro([]byte("secret"), "decky-test", "debian")
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
+var testPersona = dovecottest.Persona
 
-// start runs the service on 127.0.0.1:0 until the test ends. Failed logins
-// are answered at once unless cfg sets a delay.
+// start runs the service until the test ends (see dovecottest.StartService).
 func start(t testing.TB, p *persona.Persona, cfg map[string]string) (string, *hptest.Recorder) {
 	t.Helper()
-	if cfg == nil {
-		cfg = map[string]string{}
-	}
-	if _, ok := cfg["auth_fail_delay_ms"]; !ok {
-		cfg["auth_fail_delay_ms"] = "0"
-	}
-	rec := &hptest.Recorder{}
-	addr, _ := hptest.Serve(t, New(), hptest.Env(t, p, cfg, rec))
-	return addr, rec
+	return dovecottest.StartService(t, New(), p, cfg)
 }
 
-// client is a line-level POP3 client for tests.
 type client struct{ *hptest.Client }
 
 func dial(t testing.TB, addr string) *client { return &client{hptest.DialClient(t, addr)} }

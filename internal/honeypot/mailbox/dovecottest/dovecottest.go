@@ -1,6 +1,6 @@
-// Package dovecottest runs a real Dovecot on loopback for the differential
-// tests of the pop3 and imap honeypots: the same probes go to it and to the
-// emulation, and the answers are compared.
+// Package dovecottest runs the pop3 and imap honeypots in their tests, and
+// a real Dovecot on loopback for their differential tests: the same probes
+// go to it and to the emulation, and the answers are compared.
 //
 // The daemon runs as root (it drops to nobody for mail) with a throw-away
 // configuration shaped like Debian's stock one plus what a small mail host
@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/honeypot/mailbox"
 	"github.com/decnet-go/decnet/internal/persona"
 	"github.com/decnet-go/decnet/internal/testkit/gate"
@@ -255,4 +257,29 @@ func port(addr string) int {
 	_, p, _ := net.SplitHostPort(addr)
 	n, _ := strconv.Atoi(p)
 	return n
+}
+
+// Persona is the Debian persona the mail services' tests run as.
+func Persona() *persona.Persona {
+	p, err := persona.NewWithDistro([]byte("secret"), "decky-test", "debian")
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// StartService runs a mail service (pop3, imap) as persona p with cfg on
+// 127.0.0.1:0 until the test ends; failed logins are answered at once
+// unless cfg sets auth_fail_delay_ms.
+func StartService(t testing.TB, svc honeypot.Service, p *persona.Persona, cfg map[string]string) (string, *hptest.Recorder) {
+	t.Helper()
+	if cfg == nil {
+		cfg = map[string]string{}
+	}
+	if _, ok := cfg["auth_fail_delay_ms"]; !ok {
+		cfg["auth_fail_delay_ms"] = "0"
+	}
+	rec := &hptest.Recorder{}
+	addr, _ := hptest.Serve(t, svc, hptest.Env(t, p, cfg, rec))
+	return addr, rec
 }
