@@ -27,7 +27,8 @@ func upCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run everything in one process: deckies, bus, pipeline and API",
-		Long: `up starts the embedded NATS bus (JetStream on disk), the SQLite store, the
+		Long: `up starts the embedded NATS bus (JetStream on disk), the store (SQLite in
+--data-dir, or MySQL/MariaDB or PostgreSQL with --db), the
 ingest pipeline, the API and the deckies, and runs until Ctrl-C or SIGTERM,
 then shuts down without losing an event.
 
@@ -53,6 +54,7 @@ gateway (token-protected) unless --nats-listen says where. Containers
 outlive this process; ` + "`decnet teardown --all`" + ` removes them.`,
 		Example: `  decnet up
   decnet up --data-dir ./decnet-data --listen 127.0.0.1:9090
+  decnet up --db 'postgres://decnet:secret@db.internal:5432/decnet?sslmode=verify-full'
   sudo decnet up --port-offset 0           # real ports only, fail otherwise
   decnet up --nats-listen 127.0.0.1:4222   # let other processes reach the bus
   decnet up --config fleet.ini             # deckies from a fleet file (loopback addresses)
@@ -100,6 +102,7 @@ outlive this process; ` + "`decnet teardown --all`" + ` removes them.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the database, bus files, keys and secrets")
+	f.StringVar(&cfg.DB, "db", "", "database DSN: sqlite:PATH, mysql://user:pass@host:3306/db or postgres://user:pass@host:5432/db (default <data-dir>/decnet.db)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the API")
 	f.IntVar(&cfg.PortOffset, "port-offset", 10000, "added to a decky port that cannot be bound (0: no fallback)")
 	f.StringVar(&cfg.NATSURL, "nats-url", "", "use this external NATS server instead of the embedded one")
@@ -113,6 +116,7 @@ outlive this process; ` + "`decnet teardown --all`" + ` removes them.`,
 	f.StringVar(&gateway, "gateway", "", "docker driver: gateway of the subnet (default its first address)")
 	f.StringVar(&cfg.Docker.Parent, "parent", "", "docker driver: host NIC of a macvlan or ipvlan network")
 	f.IntVar(&cfg.DeploymentLimit, "deployment-limit", api.DefaultDeploymentLimit, "most deckies one API deploy may start")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "also serve Prometheus /metrics without a token on this address (e.g. 127.0.0.1:9108)")
 	return cmd
 }
 
@@ -140,6 +144,9 @@ func printSummary(w io.Writer, cfg node.Config, n *node.Node) {
 	fmt.Fprintf(w, "  API        http://%s/api/v1\n", n.APIAddr)
 	if a := n.Bus.ListenAddr(); a != "" {
 		fmt.Fprintf(w, "  NATS       nats://%s\n", a)
+	}
+	if n.MetricsAddr != "" {
+		fmt.Fprintf(w, "  metrics    http://%s/metrics (no token)\n", n.MetricsAddr)
 	}
 	if n.AdminPassword != "" {
 		fmt.Fprintf(w, "  admin      user \"admin\", password %q\n", n.AdminPassword)

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/metrics"
 	"github.com/decnet-go/decnet/internal/store"
 )
 
@@ -50,6 +52,14 @@ type Config struct {
 	// DeploymentLimit bounds the deckies one deploy may start (409 above
 	// it); zero means DefaultDeploymentLimit.
 	DeploymentLimit int
+	// Metrics receives the request latency of every route and is what
+	// GET /metrics serves; nil makes a registry of the API's own.
+	Metrics *metrics.Metrics
+	// CORSOrigins are the browser origins allowed to call the API from
+	// another site (DECNET_CORS_ORIGINS), e.g. "https://soc.example.org".
+	// Empty (the default) sends no CORS headers at all: browsers then allow
+	// only same-origin pages.
+	CORSOrigins []string
 }
 
 // DefaultDeploymentLimit is the original's config_limits.deployment_limit.
@@ -63,6 +73,11 @@ func (c Config) Validate() error {
 	if c.TokenTTL < 0 {
 		return errors.New("api: token TTL must not be negative")
 	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); o == "*" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			return fmt.Errorf("api: CORS origin %q must be scheme://host[:port], not a wildcard", o)
+		}
+	}
 	return nil
 }
 
@@ -71,9 +86,12 @@ type Store interface {
 	AdminStore
 
 	Events(ctx context.Context, p store.Page) ([]store.EventRow, int, error)
+	EventsIn(ctx context.Context, q store.EventQuery) ([]store.EventRow, int, error)
+	EventHistogram(ctx context.Context, q store.EventQuery, interval time.Duration) ([]store.HistogramBucket, error)
 	EventsAfter(ctx context.Context, after int64, limit int) ([]store.EventRow, error)
 	MaxEventID(ctx context.Context) (int64, error)
-	Attackers(ctx context.Context, p store.Page) ([]store.Attacker, int, error)
+	AttackersSorted(ctx context.Context, p store.Page, sortBy string) ([]store.Attacker, int, error)
+	AttackerServiceActivity(ctx context.Context, ip string) (store.ServiceActivity, error)
 	AttackerByUUID(ctx context.Context, id string) (store.Attacker, error)
 	Sessions(ctx context.Context, p store.Page) ([]store.Session, int, error)
 	Credentials(ctx context.Context, p store.Page) ([]store.Credential, int, error)
@@ -83,10 +101,15 @@ type Store interface {
 	CreateLifecycle(ctx context.Context, deckyName, operation string) (store.Lifecycle, error)
 	UpdateLifecycle(ctx context.Context, id, status, errMsg string) error
 	Lifecycles(ctx context.Context, ids []string) ([]store.Lifecycle, error)
+	State(ctx context.Context, key string) (string, error)
+	SetState(ctx context.Context, key, value string) error
 
 	UserByName(ctx context.Context, name string) (store.User, error)
 	UserByUUID(ctx context.Context, id string) (store.User, error)
 	SetPassword(ctx context.Context, userUUID, hash string, mustChange bool, validFrom int64) error
+	Users(ctx context.Context) ([]store.User, error)
+	DeleteUser(ctx context.Context, id string) error
+	SetRole(ctx context.Context, id, role string, validFrom int64) error
 	RevokeToken(ctx context.Context, jti, userUUID string, expires time.Time) error
 	TokenRevoked(ctx context.Context, jti string) (bool, error)
 	Ping(ctx context.Context) error
@@ -117,10 +140,15 @@ type server struct {
 	fleet       Fleet
 	services    *honeypot.Registry
 	notify      func(subject string, payload any)
-	deployMu    sync.Mutex     // deploys run one at a time
-	deploys     sync.WaitGroup // background deploys in flight
-	drainMu     sync.Mutex     // guards draining and deploys.Add
-	draining    bool           // Drain was called: no new deploys
+	users       *userCache
+	metrics     *metrics.Metrics
+	cors        map[string]bool
+	routeList   []string        // every pattern registered, in order
+	patterns    map[string]bool // the same, as a set
+	deployMu    sync.Mutex      // deploys run one at a time
+	deploys     sync.WaitGroup  // background deploys in flight
+	drainMu     sync.Mutex      // guards draining and deploys.Add
+	draining    bool            // Drain was called: no new deploys
 
 	// SSE timing; tests shorten them.
 	pollEvery      time.Duration
@@ -161,6 +189,16 @@ func newServer(cfg Config, st Store) *server {
 		deployLimit:    cmp.Or(cfg.DeploymentLimit, DefaultDeploymentLimit),
 		services:       cfg.Services,
 		notify:         cfg.Notify,
+		users:          newUserCache(userCacheTTL),
+		metrics:        cfg.Metrics,
+		cors:           map[string]bool{},
+		patterns:       map[string]bool{},
+	}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	for _, o := range cfg.CORSOrigins {
+		s.cors[o] = true
 	}
 	if s.notify == nil {
 		s.notify = func(string, any) {}
@@ -179,11 +217,13 @@ func newServer(cfg Config, st Store) *server {
 	return s
 }
 
-// routes registers every endpoint. Each says who may call it.
+// routes registers every endpoint. Each says who may call it. The OpenAPI
+// document (openapi.go) describes each one; a test keeps the two equal.
 func (s *server) routes() {
 	// Open: login, and health, which reports more to a viewer's token.
 	s.handle("POST /api/v1/auth/login", s.login)
 	s.handle("GET /api/v1/health", s.health)
+	s.handle("GET /api/v1/openapi.json", s.openAPI)
 
 	// Any valid token, even one whose user must still change the password.
 	s.handle("POST /api/v1/auth/change-password", s.authed(accessAny, s.changePassword))
@@ -191,17 +231,28 @@ func (s *server) routes() {
 
 	// Viewers and admins. Lists take limit and offset plus the filters named.
 	s.handle("POST /api/v1/auth/sse-ticket", s.authed(accessViewer, s.sseTicket))
-	s.handle("GET /api/v1/logs", s.authed(accessViewer, list(maxListLimit, s.st.Events, "search")))
+	s.handle("GET /api/v1/logs", s.authed(accessViewer, s.logs))
+	s.handle("GET /api/v1/logs/histogram", s.authed(accessViewer, s.logHistogram))
 	s.handle("GET /api/v1/stats", s.authed(accessViewer, s.stats))
-	s.handle("GET /api/v1/attackers", s.authed(accessViewer, list(maxListLimit, s.st.Attackers, "search", "service")))
+	s.handle("GET /api/v1/attackers", s.authed(accessViewer, s.attackers))
 	s.handle("GET /api/v1/attackers/{uuid}", s.authed(accessViewer, s.attacker))
 	s.handle("GET /api/v1/attackers/{uuid}/commands", s.authed(accessViewer, s.attackerCommands))
 	s.handle("GET /api/v1/credentials", s.authed(accessViewer, list(maxListLimit, s.st.Credentials, "search", "service", "attacker_ip")))
 	s.handle("GET /api/v1/sessions", s.authed(accessViewer, list(maxListLimit, s.st.Sessions, "attacker_ip", "service")))
 	s.handle("GET /api/v1/deckies", s.authed(accessViewer, s.listDeckies))
 	s.handle("GET /api/v1/deckies/lifecycle", s.authed(accessViewer, s.lifecycle))
+	s.handle("GET /api/v1/config", s.authed(accessViewer, s.getConfig))
+	s.handle("GET /metrics", s.authed(accessViewer, s.serveMetrics))
 
 	s.handle("GET /api/v1/topologies/services/{svc}/schema", s.authed(accessViewer, s.serviceSchema))
+
+	// Admins: settings and accounts.
+	s.handle("PUT /api/v1/config/deployment-limit", s.authed(accessAdmin, s.putDeploymentLimit))
+	s.handle("GET /api/v1/config/users", s.authed(accessAdmin, s.listUsers))
+	s.handle("POST /api/v1/config/users", s.authed(accessAdmin, s.createUser))
+	s.handle("DELETE /api/v1/config/users/{uuid}", s.authed(accessAdmin, s.deleteUser))
+	s.handle("PUT /api/v1/config/users/{uuid}/role", s.authed(accessAdmin, s.setUserRole))
+	s.handle("PUT /api/v1/config/users/{uuid}/reset-password", s.authed(accessAdmin, s.resetUserPassword))
 
 	// Admins: live operations on running deckies.
 	s.handle("POST /api/v1/deckies/{name}/services", s.authed(accessAdmin, s.live(s.addService)))
@@ -222,6 +273,8 @@ func (s *server) routes() {
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (s *server) handle(pattern string, h handlerFunc) {
+	s.routeList = append(s.routeList, pattern)
+	s.patterns[pattern] = true
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)

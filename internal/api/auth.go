@@ -145,7 +145,7 @@ func (s *server) authenticate(ctx context.Context, header string) (*identity, er
 // its user exists, it was issued after the user's token cut-off and it has
 // not been revoked. It returns the user as the store has it now.
 func (s *server) checkToken(ctx context.Context, userUUID, jti string, issuedAt int64) (store.User, error) {
-	u, err := s.st.UserByUUID(ctx, userUUID)
+	u, err := s.users.get(ctx, userUUID, s.st.UserByUUID)
 	if errors.Is(err, store.ErrNotFound) {
 		return u, errNotAuthenticated // deleted user
 	}
@@ -227,6 +227,11 @@ func (s *server) mintToken(u store.User, now time.Time) (string, error) {
 
 // tokenCutoff is the tokens_valid_from that voids every token minted so far.
 func tokenCutoff(now time.Time) int64 { return now.Unix() + 1 }
+
+// nextCutoff is the cut-off that voids every token of a user whose cut-off
+// is current: past now, and past current too, since a login in the second
+// of the last cut-off was stamped with it.
+func nextCutoff(current int64, now time.Time) int64 { return max(tokenCutoff(now), current+1) }
 
 // newJTI is a token id: a random UUID in hex, as DECNET uses.
 func newJTI() string {

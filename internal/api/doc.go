@@ -1,7 +1,9 @@
 // Package api serves DECNET-Go's REST API under /api/v1: login and the
-// forced password change, read-only views of what the store holds (events,
-// attackers, sessions, credentials, deckies, stats), a health report and a
-// live event stream over server-sent events.
+// forced password change, read-only views of what the store holds (events
+// and their histogram, attackers, sessions, credentials, deckies, stats), a
+// health report, a live event stream over server-sent events, the admin
+// routes (accounts, settings, live operations and deploys), Prometheus
+// metrics at /metrics and its own OpenAPI 3.1 document.
 //
 // Paths, payloads and error bodies follow DECNET's contract (spec/data-api.md
 // §3 and §4) where it exists: bearer JWTs (HS256) with DECNET's claim set,

@@ -40,6 +40,12 @@ func badRequest(detail string) *apiError {
 // invalidField is a 422 naming a field whose value is out of bounds.
 func invalidField(detail string) *apiError { return newError(http.StatusUnprocessableEntity, detail) }
 
+// invalidParam is the 422 for a query parameter out of bounds; the detail
+// keeps DECNET's text and names the parameter after it.
+func invalidParam(why string) *apiError {
+	return newError(http.StatusUnprocessableEntity, "Invalid request parameters: "+why)
+}
+
 // tooManyRequests is a 429 with a Retry-After header.
 func tooManyRequests(detail string, retryAfterSeconds int) *apiError {
 	e := newError(http.StatusTooManyRequests, detail)
@@ -58,7 +64,6 @@ var (
 	errAttackerNotFound     = newError(http.StatusNotFound, "Attacker not found")
 	errRouteNotFound        = newError(http.StatusNotFound, "Not Found")
 	errMethodNotAllowed     = newError(http.StatusMethodNotAllowed, "Method Not Allowed")
-	errInvalidParams        = newError(http.StatusUnprocessableEntity, "Invalid request parameters")
 	errUnsupportedMediaType = newError(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 	errMalformedJSON        = newError(http.StatusBadRequest, "Malformed JSON body")
 	errBodyTooLarge         = newError(http.StatusRequestEntityTooLarge, "Request body too large")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/decnet-go/decnet/internal/store"
 )
@@ -12,12 +13,13 @@ import (
 // detailListCap rows; the totals say how many there are.
 type attackerDetail struct {
 	store.Attacker
-	Sessions         []store.Session    `json:"sessions"`
-	SessionsTotal    int                `json:"sessions_total"`
-	Credentials      []store.Credential `json:"credentials"`
-	CredentialsTotal int                `json:"credentials_total"`
-	Commands         []store.Command    `json:"commands"`
-	CommandsTotal    int                `json:"commands_total"`
+	ServiceActivity  store.ServiceActivity `json:"service_activity"`
+	Sessions         []store.Session       `json:"sessions"`
+	SessionsTotal    int                   `json:"sessions_total"`
+	Credentials      []store.Credential    `json:"credentials"`
+	CredentialsTotal int                   `json:"credentials_total"`
+	Commands         []store.Command       `json:"commands"`
+	CommandsTotal    int                   `json:"commands_total"`
 }
 
 // attacker answers one attacker with its newest sessions, credentials and
@@ -29,6 +31,9 @@ func (s *server) attacker(w http.ResponseWriter, r *http.Request, _ *identity) e
 		return err
 	}
 	d := attackerDetail{Attacker: a}
+	if d.ServiceActivity, err = s.st.AttackerServiceActivity(ctx, a.IP); err != nil {
+		return err
+	}
 	newest := store.Page{AttackerIP: a.IP, Limit: detailListCap}
 	if d.Sessions, d.SessionsTotal, err = s.st.Sessions(ctx, newest); err != nil {
 		return err
@@ -41,6 +46,31 @@ func (s *server) attacker(w http.ResponseWriter, r *http.Request, _ *identity) e
 	}
 	d.Sessions, d.Credentials, d.Commands = orEmpty(d.Sessions), orEmpty(d.Credentials), orEmpty(d.Commands)
 	return writeJSON(w, http.StatusOK, d)
+}
+
+// attackerSorts are the orders GET /attackers accepts in sort_by.
+var attackerSorts = []string{store.SortRecent, store.SortActive, store.SortTraversals}
+
+// attackers pages through attacker profiles.
+// GET /api/v1/attackers?limit&offset&search&service&sort_by (recent, active
+// or traversals).
+func (s *server) attackers(w http.ResponseWriter, r *http.Request, _ *identity) error {
+	p, err := parsePage(r, maxListLimit, "search", "service")
+	if err != nil {
+		return err
+	}
+	sortBy, err := filterParam(r.URL.Query(), "sort_by")
+	if err != nil {
+		return err
+	}
+	if sortBy != "" && !slices.Contains(attackerSorts, sortBy) {
+		return invalidParam("sort_by must be recent, active or traversals")
+	}
+	rows, total, err := s.st.AttackersSorted(r.Context(), p, sortBy)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pageOf(p, total, rows))
 }
 
 // newestCommands returns the last n commands of ip, in the order they ran.

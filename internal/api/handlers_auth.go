@@ -114,7 +114,9 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, id *iden
 	if err != nil {
 		return err
 	}
-	if err := s.st.SetPassword(r.Context(), id.user.UUID, hash, false, tokenCutoff(time.Now())); err != nil {
+	err = s.st.SetPassword(r.Context(), id.user.UUID, hash, false, nextCutoff(id.user.TokensValidFrom, time.Now()))
+	s.users.forget(id.user.UUID)
+	if err != nil {
 		return err
 	}
 	s.log.Info("api: password changed", "user", id.user.Username, "src_ip", clientIP(r))

@@ -135,8 +135,12 @@ func (s *server) deployDeckies(w http.ResponseWriter, r *http.Request, _ *identi
 	if len(f.Deckies) == 0 {
 		return conflict("ini_content defines no deckies")
 	}
-	if len(f.Deckies) > s.deployLimit {
-		return conflict("ini_content defines %d deckies; one deploy may start at most %d (the deployment limit)", len(f.Deckies), s.deployLimit)
+	limit, err := s.deploymentLimit(r.Context())
+	if err != nil {
+		return err
+	}
+	if len(f.Deckies) > limit {
+		return conflict("ini_content defines %d deckies; one deploy may start at most %d (the deployment limit)", len(f.Deckies), limit)
 	}
 	running := dep.RunningDeckies()
 	inINI := map[string]bool{}

@@ -61,7 +61,7 @@ func TestPagination(t *testing.T) {
 				t.Fatalf("%d %s, want %d", rec.Code, rec.Body, tc.status)
 			}
 			if tc.status != 200 {
-				if d := detail(t, rec); d != "Invalid request parameters" {
+				if d := detail(t, rec); !strings.HasPrefix(d, "Invalid request parameters: ") {
 					t.Errorf("detail %q", d)
 				}
 				return
@@ -220,10 +220,10 @@ func TestDeckiesAndStats(t *testing.T) {
 	}
 }
 
-// panicStore is a Store whose Events panics.
+// panicStore is a Store whose EventsIn panics.
 type panicStore struct{ Store }
 
-func (panicStore) Events(context.Context, store.Page) ([]store.EventRow, int, error) {
+func (panicStore) EventsIn(context.Context, store.EventQuery) ([]store.EventRow, int, error) {
 	panic("secret internal detail")
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,7 +58,7 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < lo || n > hi {
-		return 0, errInvalidParams
+		return 0, invalidParam(fmt.Sprintf("%s must be an integer from %d to %d", name, lo, hi))
 	}
 	return n, nil
 }
@@ -71,7 +72,7 @@ func filterParam(q url.Values, name string) (string, error) {
 		return "", nil
 	}
 	if len(v) > maxFilterLen {
-		return "", errInvalidParams
+		return "", invalidParam(fmt.Sprintf("%s must be at most %d characters", name, maxFilterLen))
 	}
 	return v, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // maxBodyBytes bounds every request body; the API takes only small JSON.
@@ -21,12 +22,19 @@ const dropPath = "/api/v1/deckies/files"
 // size limit, the JSON-only rule for bodies, no caching, JSON 404 and 405 —
 // then hands the request to its route.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	rw := &responseWriter{ResponseWriter: w}
+	_, pattern := s.mux.Handler(r)
+	defer func() { s.metrics.APIRequest(s.routeLabel(pattern), r.Method, rw.statusCode(), time.Since(start)) }()
 	defer s.recoverPanic(rw, r)
 
 	h := rw.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if s.corsHeaders(h, r) {
+		rw.WriteHeader(http.StatusNoContent) // an allowed preflight; nothing else to do
+		return
+	}
 	if r.Body != nil {
 		limit := int64(maxBodyBytes)
 		switch r.URL.Path {
@@ -41,7 +49,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rw, r, errUnsupportedMediaType)
 		return
 	}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	if pattern == "" {
 		s.noRoute(rw, r)
 		return
 	}
@@ -101,16 +109,62 @@ func (s *server) recoverPanic(w *responseWriter, r *http.Request) {
 type responseWriter struct {
 	http.ResponseWriter
 	wroteHeader bool
+	status      int
 }
 
 func (w *responseWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status = code
+	}
 	w.wroteHeader = true
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.status = http.StatusOK
+	}
 	w.wroteHeader = true
 	return w.ResponseWriter.Write(b)
+}
+
+// statusCode is the status sent, 200 when the handler wrote nothing.
+func (w *responseWriter) statusCode() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// routeLabel is the metrics label of a request: the route pattern it
+// matched, or "unmatched". Never the path itself (the mux reports a
+// redirect's target path in place of a pattern), so the series stay bounded
+// whatever paths clients send.
+func (s *server) routeLabel(pattern string) string {
+	if !s.patterns[pattern] {
+		return "unmatched"
+	}
+	return pattern
+}
+
+// corsHeaders adds the CORS headers for a request from an allowed origin
+// and reports whether r is a preflight they fully answer. Requests from
+// other origins (and every request when no origin is configured) get no
+// CORS header, so browsers keep them same-origin.
+func (s *server) corsHeaders(h http.Header, r *http.Request) (preflight bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !s.cors[origin] {
+		return false
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
+	h.Set("Access-Control-Max-Age", "600")
+	return true
 }
 
 // Unwrap lets http.ResponseController reach Flush and deadlines.

@@ -120,7 +120,7 @@ func lastEventID(r *http.Request) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return 0, errInvalidParams
+		return 0, invalidParam("lastEventId must be a non-negative integer")
 	}
 	return n, nil
 }

@@ -34,7 +34,10 @@ import (
 
 // Config is what `decnet up` needs.
 type Config struct {
-	DataDir    string // everything persistent lives here
+	DataDir string // everything persistent lives here
+	// DB is the store's DSN (sqlite:PATH, mysql://…, postgres://…, see
+	// store.Open); empty means SQLite at <DataDir>/decnet.db.
+	DB         string
 	Listen     string // API address, default 127.0.0.1:8080
 	PortOffset int    // added to decky ports that cannot be bound; 0 disables
 	NATSURL    string // external NATS; empty embeds one
@@ -129,7 +132,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 			return n, err
 		}
 	}
-	if n.Store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "decnet.db")); err != nil {
+	dsn := cfg.DB
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "decnet.db")
+	}
+	if n.Store, err = store.Open(ctx, dsn); err != nil {
 		return n, err
 	}
 	bo := bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Log: cfg.Log}

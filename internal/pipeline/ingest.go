@@ -15,6 +15,7 @@ import (
 
 	"github.com/decnet-go/decnet/internal/bus"
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/metrics"
 	"github.com/decnet-go/decnet/internal/store"
 )
 
@@ -39,6 +40,9 @@ type Ingest struct {
 	Linger time.Duration
 	// OnCommit, if set, is called after each committed batch.
 	OnCommit func(store.IngestResult)
+	// Metrics, if set, counts committed events (by service and type) and
+	// connections, and times each batch commit.
+	Metrics *metrics.Metrics
 
 	mu        sync.Mutex
 	lastErr   error
@@ -96,6 +100,7 @@ type prepared struct {
 	deliveries []bus.Delivery
 	batch      *store.Batch
 	events     int
+	counts     map[[2]string]int // events by (service, type), when metrics are on
 }
 
 // prepare drops what can never be stored (saying so) and encodes the rest.
@@ -133,7 +138,25 @@ func (w *Ingest) prepare(ds []bus.Delivery) (prepared, bool) {
 		}
 		return prepared{}, false
 	}
-	return prepared{deliveries: keep, batch: b, events: len(events)}, true
+	p := prepared{deliveries: keep, batch: b, events: len(events)}
+	if w.Metrics != nil {
+		p.counts = map[[2]string]int{}
+		for i := range events {
+			p.counts[[2]string{events[i].Service, events[i].Type}]++
+		}
+	}
+	return p, true
+}
+
+// observe records a committed batch in the metrics.
+func (w *Ingest) observe(p prepared, took time.Duration) {
+	w.Metrics.StoreBatch(took)
+	for k, n := range p.counts {
+		w.Metrics.EventsIngested(k[0], k[1], n)
+		if k[1] == event.TypeConnect {
+			w.Metrics.Connection(k[0], n)
+		}
+	}
 }
 
 // write commits a batch, retrying while the store fails, then acks it.
@@ -143,9 +166,11 @@ func (w *Ingest) write(ctx context.Context, p prepared) {
 		// The batch must be committed even while shutting down, or its
 		// events wait for the next start; give it a bounded grace period.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		start := time.Now()
 		res, err := w.Store.Write(wctx, p.batch)
 		cancel()
 		if err == nil {
+			w.observe(p, time.Since(start))
 			for _, d := range p.deliveries {
 				d.Ack()
 			}

@@ -72,7 +72,7 @@ func (s *Store) Deckies(ctx context.Context) ([]DeckyRow, error) {
 // State reads a value of the key/value state table; ErrNotFound when unset.
 func (s *Store) State(ctx context.Context, key string) (string, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, s.q("SELECT value FROM state WHERE key = ?"), key).Scan(&v)
+	err := s.db.QueryRowContext(ctx, s.q("SELECT value FROM state WHERE name = ?"), key).Scan(&v)
 	if err == sql.ErrNoRows {
 		return "", ErrNotFound
 	}
@@ -81,7 +81,7 @@ func (s *Store) State(ctx context.Context, key string) (string, error) {
 
 // SetState writes a value of the key/value state table.
 func (s *Store) SetState(ctx context.Context, key, value string) error {
-	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO state (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"), key, value)
+	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO state (name, value) VALUES (?,?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"), key, value)
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -287,15 +288,15 @@ func (a *aggregate) add(e *event.Event, sha string) {
 		if c := e.Credential; c != nil {
 			d.logins++
 			if c.Outcome == event.OutcomeSuccess {
-				d.loggedIn, d.username = true, c.Principal
+				d.loggedIn, d.username = true, cleanText(c.Principal, maxPrincipal)
 			}
 		}
 	}
 	if c := e.Credential; c != nil && e.SrcIP != "" {
-		k := credKey{e.SrcIP, e.Decky, e.Service, c.Kind(), sha, c.Principal}
+		k := credKey{e.SrcIP, e.Decky, e.Service, c.Kind(), sha, cleanText(c.Principal, maxPrincipal)}
 		d := a.creds[k]
 		if d == nil {
-			d = &credDelta{b64: c.SecretB64, printable: c.SecretPrintable, first: e.Time, last: e.Time}
+			d = &credDelta{b64: c.SecretB64, printable: cleanText(c.SecretPrintable, maxPrintable), first: e.Time, last: e.Time}
 			a.creds[k] = d
 			a.order = append(a.order, k)
 		}
@@ -479,6 +480,27 @@ func (s *Store) applyCredentials(ctx context.Context, tx *sql.Tx, agg *aggregate
 		return 0, fmt.Errorf("store: write credentials: %w", err)
 	}
 	return n, nil
+}
+
+// Bounds of attacker-chosen text in key and display columns; the same on
+// every dialect (MySQL's key length limit sets them).
+const (
+	maxPrincipal = 256
+	maxPrintable = 512
+)
+
+// cleanText makes attacker-chosen text storable alike on every engine:
+// valid UTF-8 (MySQL refuses anything else), no NUL (PostgreSQL refuses
+// it), at most max runes. The common case costs one scan.
+func cleanText(s string, max int) string {
+	if len(s) <= max && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if utf8.RuneCountInString(s) > max {
+		s = string([]rune(s)[:max])
+	}
+	return s
 }
 
 func appendNew(list []string, v string) []string {

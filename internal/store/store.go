@@ -1,5 +1,7 @@
 // Package store keeps everything DECNET-Go knows in a SQL database: raw
-// events, attackers, sessions, credentials, deckies, users and revoked tokens.
+// events, attackers, sessions, credentials, identities and campaigns, BEHAVE
+// observations and attribution state, TTP tags, deckies, users, webhooks,
+// canary tokens and topologies — on SQLite, MySQL/MariaDB or PostgreSQL.
 //
 // One implementation serves every dialect through database/sql with portable
 // SQL; the few statements that differ between SQLite, MySQL and PostgreSQL
@@ -22,7 +24,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // SQLite driver, pure Go
 )
 
@@ -45,23 +49,25 @@ type Store struct {
 	checkpointDone chan struct{}
 }
 
-// dialect holds what differs between database engines.
-type dialect struct {
-	name  string        // "sqlite", "mysql", "postgres"
-	goose goose.Dialect // for migrations
-	// rebind turns '?' placeholders into the engine's own.
-	rebind func(string) string
-}
-
-var sqliteDialect = dialect{name: "sqlite", goose: goose.DialectSQLite3, rebind: func(q string) string { return q }}
-
-// Open opens the database named by dsn and brings its schema up to date.
-// A dsn is "sqlite:PATH" or a bare file path (SQLite); MySQL and PostgreSQL
-// DSNs are refused with a clear error until their dialects land.
+// Open opens the database named by dsn and brings its schema up to date,
+// safely even when several processes start at once on a fresh database.
+// A dsn is one of
+//
+//	sqlite:PATH or a bare PATH          SQLite (the default; pure Go)
+//	mysql://user:pass@host:3306/db?…    MySQL 8 or MariaDB 10.6+
+//	postgres://user:pass@host:5432/db?… PostgreSQL 13+ (also postgresql://)
+//
+// MySQL query parameters are the go-sql-driver's (tls, timeout, …);
+// PostgreSQL's are libpq's (sslmode, …).
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	switch {
-	case strings.HasPrefix(dsn, "mysql://"), strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, fmt.Errorf("store: %s is not supported yet (SQLite only in this version)", strings.SplitN(dsn, ":", 2)[0])
+	case strings.HasPrefix(dsn, "mysql://"):
+		return openMySQL(ctx, dsn)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
+	}
+	if i := strings.Index(dsn, "://"); i > 0 && !strings.ContainsAny(dsn[:i], `/\.`) {
+		return nil, fmt.Errorf("store: unknown database %q in %q (use sqlite:PATH, mysql://… or postgres://…)", dsn[:i], dsn)
 	}
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	if path == "" {
@@ -78,20 +84,67 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	// docs/decisions.md).
 	// Checkpoints run in the background (see checkpointLoop), not in the
 	// commit of whichever writer crosses the WAL threshold.
-	q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	q := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	db, err := sql.Open("sqlite", "file:"+path+q)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
 	s := &Store{db: db, dialect: sqliteDialect}
-	if err := s.migrate(ctx); err != nil {
+	var locker lock.SessionLocker
+	if path != ":memory:" {
+		locker = &fileLocker{path: path + ".lock"}
+	}
+	if err := s.migrate(ctx, locker); err != nil {
 		db.Close()
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	s.stopCheckpoint, s.checkpointDone = cancel, make(chan struct{})
 	go s.checkpointLoop(cctx)
+	return s, nil
+}
+
+func openMySQL(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := mysqlConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: mysql: %w", err)
+	}
+	return openServer(ctx, sql.OpenDB(conn), mysqlDialect, mysqlLocker{timeout: 2 * time.Minute})
+}
+
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	locker, err := postgresLocker()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return openServer(ctx, db, postgresDialect, locker)
+}
+
+// openServer finishes opening a client/server database: check that it
+// answers, then migrate under the dialect's lock.
+func openServer(ctx context.Context, db *sql.DB, d dialect, locker lock.SessionLocker) (*Store, error) {
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxLifetime(time.Hour)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect to %s: %w", d.name, err)
+	}
+	s := &Store{db: db, dialect: d}
+	if err := s.migrate(ctx, locker); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -112,12 +165,19 @@ func (s *Store) checkpointLoop(ctx context.Context) {
 	}
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+// migrate applies the dialect's pending migrations while holding locker,
+// so that of two processes starting at once one migrates and the other
+// then finds nothing to do.
+func (s *Store) migrate(ctx context.Context, locker lock.SessionLocker) error {
 	sub, err := fs.Sub(migrations, "migrations/"+s.dialect.name)
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(s.dialect.goose, s.db, sub)
+	var opts []goose.ProviderOption
+	if locker != nil {
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(s.dialect.goose, s.db, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
@@ -141,7 +201,7 @@ func (s *Store) Close() error {
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// Dialect names the database engine ("sqlite", …).
+// Dialect names the database engine: "sqlite", "mysql" or "postgres".
 func (s *Store) Dialect() string { return s.dialect.name }
 
 // timeLayout is fixed-width so that text timestamps sort in time order.
@@ -154,4 +214,5 @@ func parseTime(s string) time.Time {
 	return t
 }
 
+// q rebinds shared SQL for the store's engine (see dialect).
 func (s *Store) q(query string) string { return s.dialect.rebind(query) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -48,8 +47,8 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 		u.CreatedAt = time.Now()
 	}
 	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO users ("+userCols+") VALUES (?,?,?,?,?,?,?)"),
-		u.UUID, u.Username, u.PasswordHash, u.Role, u.MustChangePassword, u.TokensValidFrom, fmtTime(u.CreatedAt))
-	if err != nil && strings.Contains(strings.ToLower(err.Error()), "unique") {
+		u.UUID, u.Username, u.PasswordHash, u.Role, boolInt(u.MustChangePassword), u.TokensValidFrom, fmtTime(u.CreatedAt))
+	if isConflict(err) {
 		return fmt.Errorf("%w: user %q exists", ErrConflict, u.Username)
 	}
 	return err
@@ -59,7 +58,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 // every token issued before validFrom (unix seconds).
 func (s *Store) SetPassword(ctx context.Context, userUUID, hash string, mustChange bool, validFrom int64) error {
 	r, err := s.db.ExecContext(ctx, s.q("UPDATE users SET password_hash = ?, must_change_password = ?, tokens_valid_from = ? WHERE uuid = ?"),
-		hash, mustChange, validFrom, userUUID)
+		hash, boolInt(mustChange), validFrom, userUUID)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package prober
+
+import "net"
+
+func readTCPInfo(*net.TCPConn) (TCPInfo, error) { return TCPInfo{}, ErrTCPInfoUnsupported }

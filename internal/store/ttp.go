@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Tag is one ATT&CK technique attributed to one source record (a command,
+// an intel hit, a mail, …) by one rule. It is anchored on an attacker, an
+// identity or both.
+type Tag struct {
+	UUID           string          `json:"uuid"` // TagID of the six identifying fields
+	SourceKind     string          `json:"source_kind"`
+	SourceID       string          `json:"source_id"`
+	AttackerUUID   string          `json:"attacker_uuid,omitempty"`
+	IdentityUUID   string          `json:"identity_uuid,omitempty"`
+	SessionID      string          `json:"session_id,omitempty"`
+	DeckyID        string          `json:"decky_id,omitempty"`
+	Tactic         string          `json:"tactic"`
+	TechniqueID    string          `json:"technique_id"`
+	SubTechniqueID string          `json:"sub_technique_id,omitempty"`
+	Confidence     float64         `json:"confidence"`
+	RuleID         string          `json:"rule_id"`
+	RuleVersion    int             `json:"rule_version"`
+	Evidence       json.RawMessage `json:"evidence"`
+	AttackRelease  string          `json:"attack_release"`
+	MitreURL       string          `json:"mitre_url,omitempty"`
+	CreatedAt      time.Time       `json:"created_at"`
+}
+
+// TagConfidenceFloor is the confidence below which a tag is not stored.
+const TagConfidenceFloor = 0.3
+
+// tagNamespace is uuid5(NAMESPACE_URL, "decnet:ttp_tag:v1"), DECNET's.
+var tagNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("decnet:ttp_tag:v1"))
+
+// TagID is the deterministic id of a tag: a UUIDv5 over the six fields
+// that identify it, as DECNET computes it, so re-tagging the same record
+// with the same rule is idempotent and ids match across installs.
+func TagID(sourceKind, sourceID, ruleID string, ruleVersion int, techniqueID, subTechniqueID string) string {
+	name := strings.Join([]string{sourceKind, sourceID, ruleID, strconv.Itoa(ruleVersion), techniqueID, subTechniqueID}, "|")
+	return uuid.NewSHA1(tagNamespace, []byte(name)).String()
+}
+
+func newUUID() string { return uuid.NewString() }
+
+// ErrNoAnchor is returned for a tag with neither an attacker nor an
+// identity. The schema's CHECK says the same, but old MySQL ignores CHECK.
+var ErrNoAnchor = fmt.Errorf("%w: ttp tag needs attacker_uuid or identity_uuid", ErrInvalid)
+
+// InsertTag stores a tag unless one with the same id exists, and reports
+// whether it was new. A tag under TagConfidenceFloor is not stored (false,
+// nil). An empty UUID is computed with TagID, an empty CreatedAt is now,
+// empty Evidence is {}.
+func (s *Store) InsertTag(ctx context.Context, t Tag) (bool, error) {
+	switch {
+	case t.AttackerUUID == "" && t.IdentityUUID == "":
+		return false, ErrNoAnchor
+	case t.SourceKind == "" || t.SourceID == "" || t.TechniqueID == "" || t.RuleID == "" || t.AttackRelease == "":
+		return false, fmt.Errorf("%w: ttp tag needs source_kind, source_id, technique_id, rule_id and attack_release", ErrInvalid)
+	case t.Confidence < 0 || t.Confidence > 1:
+		return false, fmt.Errorf("%w: ttp tag confidence %v outside [0, 1]", ErrInvalid, t.Confidence)
+	case t.Confidence < TagConfidenceFloor:
+		return false, nil
+	}
+	if len(t.Evidence) == 0 {
+		t.Evidence = json.RawMessage("{}")
+	}
+	if !json.Valid(t.Evidence) {
+		return false, fmt.Errorf("%w: ttp tag evidence is not JSON", ErrInvalid)
+	}
+	if t.UUID == "" {
+		t.UUID = TagID(t.SourceKind, t.SourceID, t.RuleID, t.RuleVersion, t.TechniqueID, t.SubTechniqueID)
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
+	r, err := s.db.ExecContext(ctx, s.q(`INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
+		session_id, decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence,
+		attack_release, mitre_url, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (uuid) DO NOTHING`),
+		t.UUID, t.SourceKind, t.SourceID, nullStr(t.AttackerUUID), nullStr(t.IdentityUUID), nullStr(t.SessionID),
+		nullStr(t.DeckyID), t.Tactic, t.TechniqueID, nullStr(t.SubTechniqueID), t.Confidence, t.RuleID, t.RuleVersion,
+		string(t.Evidence), t.AttackRelease, nullStr(t.MitreURL), fmtTime(t.CreatedAt))
+	if isForeignKey(err) {
+		return false, fmt.Errorf("%w: ttp tag anchor does not exist", ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: insert ttp tag %s: %w", t.UUID, err)
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
+// Tag scopes of TagsByScopeAndTechnique.
+const (
+	ScopeIdentity = "identity" // tags on the identity or on any of its attackers
+	ScopeAttacker = "attacker"
+	ScopeSession  = "session"
+)
+
+// ErrScope is returned for a tag scope other than identity, attacker or
+// session.
+var ErrScope = fmt.Errorf("%w: tag scope must be identity, attacker or session", ErrInvalid)
+
+const tagCols = `uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, decky_id, tactic, technique_id,
+	sub_technique_id, confidence, rule_id, rule_version, evidence, attack_release, mitre_url, created_at`
+
+// TagsByScopeAndTechnique lists the tags of one technique (and, when
+// subTechniqueID is set, one sub-technique) in a scope, newest first, at
+// most limit (200 when limit ≤ 0).
+func (s *Store) TagsByScopeAndTechnique(ctx context.Context, scope, id, techniqueID, subTechniqueID string, limit int) ([]Tag, error) {
+	w := &where{}
+	switch scope {
+	case ScopeIdentity:
+		w.add("(identity_uuid = ? OR attacker_uuid IN (SELECT uuid FROM attackers WHERE identity_id = ?))", id, id)
+	case ScopeAttacker:
+		w.add("attacker_uuid = ?", id)
+	case ScopeSession:
+		w.add("session_id = ?", id)
+	default:
+		return nil, ErrScope
+	}
+	w.add("technique_id = ?", techniqueID)
+	if subTechniqueID != "" {
+		w.add("sub_technique_id = ?", subTechniqueID)
+	}
+	if limit <= 0 {
+		limit = 200
+	}
+	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+tagCols+" FROM ttp_tag"+w.String()+" ORDER BY created_at DESC, uuid LIMIT ?"),
+		append(w.args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: tags of %s %s: %w", scope, id, err)
+	}
+	defer rs.Close()
+	out := []Tag{}
+	for rs.Next() {
+		t, err := scanTag(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rs.Err()
+}
+
+func scanTag(sc interface{ Scan(...any) error }) (Tag, error) {
+	var t Tag
+	var attacker, identity, session, decky, sub, url sql.NullString
+	var evidence, created string
+	err := sc.Scan(&t.UUID, &t.SourceKind, &t.SourceID, &attacker, &identity, &session, &decky, &t.Tactic, &t.TechniqueID,
+		&sub, &t.Confidence, &t.RuleID, &t.RuleVersion, &evidence, &t.AttackRelease, &url, &created)
+	t.AttackerUUID, t.IdentityUUID, t.SessionID, t.DeckyID = attacker.String, identity.String, session.String, decky.String
+	t.SubTechniqueID, t.MitreURL = sub.String, url.String
+	t.Evidence, t.CreatedAt = json.RawMessage(evidence), parseTime(created)
+	return t, err
+}
+
+// TagByUUID returns one tag, or ErrNotFound.
+func (s *Store) TagByUUID(ctx context.Context, id string) (Tag, error) {
+	t, err := scanTag(s.db.QueryRowContext(ctx, s.q("SELECT "+tagCols+" FROM ttp_tag WHERE uuid = ?"), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	return t, err
+}
