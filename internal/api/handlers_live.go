@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/decnet-go/decnet/internal/engine"
 )
@@ -223,12 +225,26 @@ func (t fileTarget) check() error {
 
 // writeFile drops a file into a decky, where attackers see it.
 // POST /api/v1/deckies/files {decky_name, path, content_b64, mode}.
+// dropError: for the file routes an unknown decky is a field of the body
+// that is wrong (422, as the original answers), not a missing resource.
+func dropError(err error, decky string) error {
+	if errors.Is(err, engine.ErrUnknownDecky) {
+		return invalidField(fmt.Sprintf("decky_name: no decky %q", decky))
+	}
+	return err
+}
+
+// maxMtimeOffset is the most a file drop may be backdated: ten years.
+const maxMtimeOffset = 10 * 365 * 24 * 3600
+
 func (s *server) writeFile(w http.ResponseWriter, r *http.Request, _ *identity) error {
 	var body struct {
 		fileTarget
-		ContentB64  string `json:"content_b64"`
-		Mode        *int64 `json:"mode"`
-		MtimeOffset int64  `json:"mtime_offset"` // accepted; the local driver stamps the drop time
+		ContentB64 string `json:"content_b64"`
+		Mode       *int64 `json:"mode"`
+		// MtimeOffset backdates the file by that many seconds, so it looks
+		// as old as the rest of the machine.
+		MtimeOffset int64 `json:"mtime_offset"`
 	}
 	if err := decodeJSON(r, &body); err != nil {
 		return err
@@ -247,8 +263,15 @@ func (s *server) writeFile(w http.ResponseWriter, r *http.Request, _ *identity) 
 		}
 		mode = fs.FileMode(*body.Mode)
 	}
-	if err := s.fleet.WriteFile(r.Context(), body.DeckyName, body.Path, content, mode); err != nil {
-		return err
+	if body.MtimeOffset < 0 || body.MtimeOffset > maxMtimeOffset {
+		return invalidField(fmt.Sprintf("mtime_offset %d: give the seconds to backdate the file by, 0 to %d (ten years)", body.MtimeOffset, maxMtimeOffset))
+	}
+	var mtime time.Time
+	if body.MtimeOffset > 0 {
+		mtime = time.Now().Add(-time.Duration(body.MtimeOffset) * time.Second).Truncate(time.Second)
+	}
+	if err := s.fleet.WriteFile(r.Context(), body.DeckyName, body.Path, content, mode, mtime); err != nil {
+		return dropError(err, body.DeckyName)
 	}
 	return writeJSON(w, http.StatusCreated, map[string]any{"message": "File written", "decky_name": body.DeckyName,
 		"path": body.Path, "size": len(content)})
@@ -265,7 +288,7 @@ func (s *server) removeFile(w http.ResponseWriter, r *http.Request, _ *identity)
 		return err
 	}
 	if err := s.fleet.RemoveFile(r.Context(), body.DeckyName, body.Path); err != nil {
-		return err
+		return dropError(err, body.DeckyName)
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"message": "File removed"})
 }

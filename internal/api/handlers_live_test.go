@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/decnet-go/decnet/internal/engine"
 	"github.com/decnet-go/decnet/internal/honeypot"
@@ -25,6 +26,7 @@ type fakeFleet struct {
 	services []string
 	config   map[string]map[string]string
 	files    map[string][]byte
+	mtime    time.Time // of the last WriteFile
 	modes    map[string]fs.FileMode
 	failFile bool
 }
@@ -98,7 +100,7 @@ func checkFakeFile(decky, path string) error {
 	return engine.CheckDropPath(path)
 }
 
-func (f *fakeFleet) WriteFile(_ context.Context, decky, path string, content []byte, mode fs.FileMode) error {
+func (f *fakeFleet) WriteFile(_ context.Context, decky, path string, content []byte, mode fs.FileMode, mtime time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := checkFakeFile(decky, path); err != nil {
@@ -107,7 +109,7 @@ func (f *fakeFleet) WriteFile(_ context.Context, decky, path string, content []b
 	if f.failFile {
 		return fmt.Errorf("%w: docker exec: exit status 1", engine.ErrDriver)
 	}
-	f.files[path], f.modes[path] = content, mode
+	f.files[path], f.modes[path], f.mtime = content, mode, mtime
 	return nil
 }
 
@@ -204,8 +206,10 @@ func TestLiveOperations(t *testing.T) {
 		{"drop bad base64", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-01","path":"/root/x","content_b64":"%%%"}`, false, false, 400, "base64"},
 		{"drop relative", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-01","path":"root/x","content_b64":""}`, false, false, 422, "absolute"},
 		{"drop dotdot", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-01","path":"/root/../etc/x","content_b64":""}`, false, false, 422, "bad file path"},
-		{"drop unknown decky", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-99","path":"/root/x","content_b64":""}`, false, false, 404, "unknown decky"},
+		{"drop unknown decky", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-99","path":"/root/x","content_b64":""}`, false, false, 422, "no decky"},
 		{"drop driver fails", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-01","path":"/root/x","content_b64":""}`, false, true, 409, "driver failed"},
+		{"drop backdated", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-01","path":"/root/x","content_b64":"","mtime_offset":86400}`, false, false, 201, `"path":"/root/x"`},
+		{"drop future mtime", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-01","path":"/root/x","content_b64":"","mtime_offset":-5}`, false, false, 422, "mtime_offset"},
 		{"drop bad mode", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-01","path":"/root/x","content_b64":"","mode":99999}`, false, false, 422, "mode"},
 		{"drop topology", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-01","topology_id":"t1","path":"/root/x","content_b64":""}`, false, false, 404, "Topology"},
 		{"drop unknown field", "POST", "/api/v1/deckies/files", `{"decky_name":"decky-01","path":"/root/x","content_b64":"","owner":"root"}`, false, false, 400, "unknown field"},
@@ -284,5 +288,18 @@ func TestDropBodyLimit(t *testing.T) {
 	rec := e.do("POST", "/api/v1/deckies/files", admin, `{"decky_name":"decky-01","path":"/root/big","content_b64":"`+big+`"}`)
 	if rec.Code != http.StatusCreated || len(f.files["/root/big"]) != 1<<20 || f.modes["/root/big"] != 0o644 {
 		t.Fatalf("1 MiB drop = %d %s", rec.Code, rec.Body)
+	}
+}
+
+// mtime_offset backdates the drop by that many seconds.
+func TestDropBackdated(t *testing.T) {
+	f := newFakeFleet()
+	e, admin, _, _ := liveEnv(t, f)
+	rec := e.do("POST", "/api/v1/deckies/files", admin, `{"decky_name":"decky-01","path":"/root/x","content_b64":"","mtime_offset":86400}`)
+	if rec.Code != 201 {
+		t.Fatalf("drop: %d %s", rec.Code, rec.Body)
+	}
+	if age := time.Since(f.mtime); age < 86400*time.Second || age > 86400*time.Second+time.Minute {
+		t.Fatalf("the drop's mtime is %v old; want a day", age)
 	}
 }

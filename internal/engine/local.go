@@ -266,12 +266,12 @@ func (l *Local) ConfigureService(_ context.Context, deckyName, svc string, cfg m
 }
 
 // WriteFile drops a file into the decky (see honeypot.Drops).
-func (l *Local) WriteFile(_ context.Context, deckyName, path string, content []byte, mode fs.FileMode) error {
+func (l *Local) WriteFile(_ context.Context, deckyName, path string, content []byte, mode fs.FileMode, mtime time.Time) error {
 	drops, err := l.drops(deckyName)
 	if err != nil {
 		return err
 	}
-	return WriteDrop(drops, deckyName, path, content, mode)
+	return WriteDrop(drops, deckyName, path, content, mode, mtime)
 }
 
 // RemoveFile deletes a dropped file; like rm -f, a file that is not there

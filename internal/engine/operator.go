@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/decnet-go/decnet/internal/honeypot"
 )
@@ -24,8 +25,10 @@ type Operator interface {
 	// true); without, it takes effect on the next restart.
 	ConfigureService(ctx context.Context, decky, svc string, cfg map[string]string, apply bool) (recreated bool, err error)
 	// WriteFile puts a file into the decky's filesystem as attackers see it
-	// (the ssh shell, ftp, …). path is absolute and has no "..".
-	WriteFile(ctx context.Context, decky, path string, content []byte, mode fs.FileMode) error
+	// (the ssh shell, ftp, …). path is absolute and has no "..". mtime is
+	// the modification time attackers see (a backdated file looks
+	// lived-in); zero means now.
+	WriteFile(ctx context.Context, decky, path string, content []byte, mode fs.FileMode, mtime time.Time) error
 	// RemoveFile deletes a dropped file.
 	RemoveFile(ctx context.Context, decky, path string) error
 }
@@ -46,14 +49,18 @@ var (
 // wrong onto the operator errors: a path that is not an absolute, clean
 // file path, or that leads outside the drops directory (a planted
 // symlink), is ErrBadPath; anything else ErrDriver.
-func WriteDrop(d *honeypot.Drops, decky, path string, content []byte, mode fs.FileMode) error {
+func WriteDrop(d *honeypot.Drops, decky, path string, content []byte, mode fs.FileMode, mtime time.Time) error {
 	if err := CheckDropPath(path); err != nil {
 		return err
 	}
 	if mode == 0 {
 		mode = 0o644
 	}
-	return dropError(d.Write(path, content, mode), "write", decky, path)
+	err := d.Write(path, content, mode)
+	if err == nil && !mtime.IsZero() {
+		err = d.Touch(path, mtime)
+	}
+	return dropError(err, "write", decky, path)
 }
 
 // RemoveDrop deletes a dropped file; like rm -f, a missing file is no error.

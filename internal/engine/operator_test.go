@@ -142,10 +142,10 @@ func TestOperatorErrors(t *testing.T) {
 			_, err := l.ConfigureService(ctx, d, "alpha", map[string]string{"x": "y"}, false)
 			return err
 		}, ErrBadConfig},
-		{"write relative", func() error { return l.WriteFile(ctx, d, "root/x", nil, 0o644) }, ErrBadPath},
-		{"write dotdot", func() error { return l.WriteFile(ctx, d, "/root/../../x", nil, 0o644) }, ErrBadPath},
-		{"write root dir", func() error { return l.WriteFile(ctx, d, "/", nil, 0o644) }, ErrBadPath},
-		{"write unknown decky", func() error { return l.WriteFile(ctx, "decky-99", "/x", nil, 0o644) }, ErrUnknownDecky},
+		{"write relative", func() error { return l.WriteFile(ctx, d, "root/x", nil, 0o644, time.Time{}) }, ErrBadPath},
+		{"write dotdot", func() error { return l.WriteFile(ctx, d, "/root/../../x", nil, 0o644, time.Time{}) }, ErrBadPath},
+		{"write root dir", func() error { return l.WriteFile(ctx, d, "/", nil, 0o644, time.Time{}) }, ErrBadPath},
+		{"write unknown decky", func() error { return l.WriteFile(ctx, "decky-99", "/x", nil, 0o644, time.Time{}) }, ErrUnknownDecky},
 		{"remove file bad path", func() error { return l.RemoveFile(ctx, d, "x") }, ErrBadPath},
 	}
 	for _, tc := range tests {
@@ -160,12 +160,20 @@ func TestOperatorErrors(t *testing.T) {
 func TestOperatorFiles(t *testing.T) {
 	ctx := context.Background()
 	l, d := startOps(t)
-	if err := l.WriteFile(ctx, d, "/root/notes.txt", []byte("x"), 0o600); err != nil {
+	if err := l.WriteFile(ctx, d, "/root/notes.txt", []byte("x"), 0o600, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	onDisk := filepath.Join(l.StateDir, d, "drops", "root", "notes.txt")
 	if b, err := os.ReadFile(onDisk); err != nil || string(b) != "x" {
 		t.Fatalf("drop on disk: %q, %v", b, err)
+	}
+	// A backdated drop keeps the time it was given.
+	old := time.Date(2024, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := l.WriteFile(ctx, d, "/opt/app/.env", []byte("DB_PASSWORD=x"), 0o640, old); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(l.StateDir, d, "drops", "opt", "app", ".env")); err != nil || !fi.ModTime().Equal(old) {
+		t.Fatalf("backdated drop: %v, %v; want mtime %v", fi, err, old)
 	}
 	if err := l.RemoveFile(ctx, d, "/root/notes.txt"); err != nil {
 		t.Fatal(err)

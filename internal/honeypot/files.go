@@ -121,6 +121,21 @@ func (d *Drops) Write(p string, content []byte, mode fs.FileMode) error {
 	return r.Lchown(rel, d.Owner.UID, d.Owner.GID)
 }
 
+// Touch sets the modification time of the dropped file at p: what ls -l,
+// stat and ftp's MDTM show attackers.
+func (d *Drops) Touch(p string, mtime time.Time) error {
+	rel, err := filePath(p)
+	if err != nil {
+		return err
+	}
+	r, err := d.open(false)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.Chtimes(rel, mtime, mtime)
+}
+
 // Remove deletes the dropped file (or empty directory) at p; fs.ErrNotExist
 // when there is none.
 func (d *Drops) Remove(p string) error {

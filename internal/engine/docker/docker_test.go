@@ -471,7 +471,7 @@ func testLiveOperations(ctx context.Context, t *testing.T, d *Driver, fleet []de
 
 	t.Run("write and remove a file", func(t *testing.T) {
 		const content = "vpn: admin / Winter2026!\n"
-		if err := d.WriteFile(ctx, lin.Name, "/root/notes.txt", []byte(content), 0o600); err != nil {
+		if err := d.WriteFile(ctx, lin.Name, "/root/notes.txt", []byte(content), 0o600, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		host := filepath.Join(DropsDir(o.DataDir, lin.Name), "root", "notes.txt")
@@ -482,10 +482,10 @@ func testLiveOperations(ctx context.Context, t *testing.T, d *Driver, fleet []de
 		if st, ok := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o600 || !ok || st.Uid != nobody {
 			t.Errorf("%s: mode %v, stat %+v; want 0600 owned by %d", host, fi.Mode(), fi.Sys(), nobody)
 		}
-		if err := d.WriteFile(ctx, lin.Name, "/../etc/x", nil, 0o644); !errors.Is(err, engine.ErrBadPath) {
+		if err := d.WriteFile(ctx, lin.Name, "/../etc/x", nil, 0o644, time.Time{}); !errors.Is(err, engine.ErrBadPath) {
 			t.Errorf("path with ..: %v, want ErrBadPath", err)
 		}
-		if err := d.WriteFile(ctx, "no-such-decky", "/x", nil, 0o644); !errors.Is(err, engine.ErrUnknownDecky) {
+		if err := d.WriteFile(ctx, "no-such-decky", "/x", nil, 0o644, time.Time{}); !errors.Is(err, engine.ErrUnknownDecky) {
 			t.Errorf("unknown decky: %v, want ErrUnknownDecky", err)
 		}
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -352,9 +353,9 @@ func setConfig(dk *decky.Decky, svc string, cfg map[string]string) {
 // service container sees it read-only at /drops/<path>. Directories on the
 // way are created (0755, 65534). The write cannot leave the drops
 // directory, symbolic links included.
-func (d *Driver) WriteFile(ctx context.Context, deckyName, p string, content []byte, mode fs.FileMode) error {
+func (d *Driver) WriteFile(ctx context.Context, deckyName, p string, content []byte, mode fs.FileMode, mtime time.Time) error {
 	return d.withDrops(ctx, deckyName, p, func(drops *honeypot.Drops) error {
-		return engine.WriteDrop(drops, deckyName, p, content, mode)
+		return engine.WriteDrop(drops, deckyName, p, content, mode, mtime)
 	})
 }
 

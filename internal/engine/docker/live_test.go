@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/engine"
@@ -25,12 +26,12 @@ func TestOperatorValidation(t *testing.T) {
 		{"add bad int", d.AddService(ctx, "decky-01", "http", map[string]string{"response_code": "two"}), engine.ErrBadConfig},
 		{"add valid, no daemon", d.AddService(ctx, "decky-01", "ssh", map[string]string{"banner": "OpenSSH_9.6"}), engine.ErrDriver},
 		{"remove, no daemon", d.RemoveService(ctx, "decky-01", "ssh"), engine.ErrDriver},
-		{"write relative", d.WriteFile(ctx, "decky-01", "etc/passwd", nil, 0o644), engine.ErrBadPath},
-		{"write dotdot", d.WriteFile(ctx, "decky-01", "/etc/../../x", nil, 0o644), engine.ErrBadPath},
-		{"write root", d.WriteFile(ctx, "decky-01", "/", nil, 0o644), engine.ErrBadPath},
-		{"write NUL", d.WriteFile(ctx, "decky-01", "/a\x00b", nil, 0o644), engine.ErrBadPath},
+		{"write relative", d.WriteFile(ctx, "decky-01", "etc/passwd", nil, 0o644, time.Time{}), engine.ErrBadPath},
+		{"write dotdot", d.WriteFile(ctx, "decky-01", "/etc/../../x", nil, 0o644, time.Time{}), engine.ErrBadPath},
+		{"write root", d.WriteFile(ctx, "decky-01", "/", nil, 0o644, time.Time{}), engine.ErrBadPath},
+		{"write NUL", d.WriteFile(ctx, "decky-01", "/a\x00b", nil, 0o644, time.Time{}), engine.ErrBadPath},
 		{"remove dotdot", d.RemoveFile(ctx, "decky-01", "/.."), engine.ErrBadPath},
-		{"write valid, no daemon", d.WriteFile(ctx, "decky-01", "/root/x", nil, 0o644), engine.ErrDriver},
+		{"write valid, no daemon", d.WriteFile(ctx, "decky-01", "/root/x", nil, 0o644, time.Time{}), engine.ErrDriver},
 	}
 	for _, c := range cases {
 		if !errors.Is(c.err, c.want) {
