@@ -1,0 +1,326 @@
+package ttp
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/decnet-go/decnet/internal/attack"
+	"github.com/decnet-go/decnet/internal/event"
+)
+
+// Mode is the operational state of a rule.
+type Mode string
+
+// Rule modes, as stored in ttp_rule_state.
+const (
+	Enabled  Mode = "enabled"
+	Disabled Mode = "disabled"
+	Clipped  Mode = "clipped" // fires, with confidence capped at ConfidenceMax
+)
+
+// State is an operator's override of a rule. An expired state counts as
+// no override (the rule is enabled).
+type State struct {
+	Mode          Mode
+	ConfidenceMax float64
+	ExpiresAt     time.Time
+}
+
+// StateSource answers the current state of a rule; the store implements it
+// over ttp_rule_state. ok is false for a rule with no override.
+type StateSource interface {
+	RuleState(ruleID string) (s State, ok bool)
+}
+
+// StateMap is an in-memory StateSource, for tests and for running without a store.
+type StateMap struct {
+	mu sync.RWMutex
+	m  map[string]State
+}
+
+// Set records a rule's state.
+func (s *StateMap) Set(ruleID string, st State) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]State{}
+	}
+	s.m[ruleID] = st
+}
+
+// Clear reverts a rule to its default (enabled).
+func (s *StateMap) Clear(ruleID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, ruleID)
+}
+
+// RuleState implements StateSource.
+func (s *StateMap) RuleState(ruleID string) (State, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, ok := s.m[ruleID]
+	return st, ok
+}
+
+// Options are the engine's collaborators. All are optional: a rule whose
+// lifter needs a missing lookup never fires.
+type Options struct {
+	Catalogue    *attack.Catalogue // default attack.Default()
+	States       StateSource
+	Hashes       HashIntel
+	IPs          IPIntel
+	Fingerprints FingerprintCatalogue
+	Logger       *slog.Logger
+	Now          func() time.Time // for state expiry; default time.Now
+}
+
+// Engine tags events with the rules of its current rule set. It is safe for
+// concurrent use; Reload swaps the rule set atomically.
+type Engine struct {
+	opts  Options
+	cat   *attack.Catalogue
+	rules atomic.Pointer[compiled]
+}
+
+type compiled struct {
+	set      *RuleSet
+	byKind   map[string][]*Rule // single-event rules
+	windowed map[string][]*Rule // rules for a Tracker
+}
+
+// New returns an engine over set.
+func New(set *RuleSet, opts Options) *Engine {
+	if opts.Catalogue == nil {
+		opts.Catalogue = attack.Default()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{opts: opts, cat: opts.Catalogue}
+	e.Reload(set)
+	return e
+}
+
+// Reload replaces the rule set. Events being tagged finish with the old set.
+func (e *Engine) Reload(set *RuleSet) {
+	c := &compiled{set: set, byKind: map[string][]*Rule{}, windowed: map[string][]*Rule{}}
+	for _, r := range set.rules {
+		for _, k := range r.AppliesTo {
+			if r.Windowed() {
+				c.windowed[k] = append(c.windowed[k], r)
+			} else {
+				c.byKind[k] = append(c.byKind[k], r)
+			}
+		}
+	}
+	e.rules.Store(c)
+}
+
+// ReloadDir loads the embedded rules with dir laid over them and, if they
+// are valid, makes them current. On error the current rules stay.
+func (e *Engine) ReloadDir(dir string) error {
+	set, err := Load(dir, e.cat)
+	if err != nil {
+		return err
+	}
+	e.Reload(set)
+	return nil
+}
+
+// Rules is the current rule set.
+func (e *Engine) Rules() *RuleSet { return e.rules.Load().set }
+
+// Catalogue is the ATT&CK catalogue the engine validates against.
+func (e *Engine) Catalogue() *attack.Catalogue { return e.cat }
+
+// active returns the confidence cap of a rule, or ok=false when the rule is
+// disabled.
+func (e *Engine) active(ruleID string) (ceiling float64, ok bool) {
+	if e.opts.States == nil {
+		return 1, true
+	}
+	st, found := e.opts.States.RuleState(ruleID)
+	if !found || (!st.ExpiresAt.IsZero() && !e.opts.Now().Before(st.ExpiresAt)) {
+		return 1, true
+	}
+	switch st.Mode {
+	case Disabled:
+		return 0, false
+	case Clipped:
+		if st.ConfidenceMax > 0 && st.ConfidenceMax < 1 {
+			return st.ConfidenceMax, true
+		}
+	}
+	return 1, true
+}
+
+// Tag returns the tags of the single-event rules that match ev. Tags below
+// ConfidenceFloor are dropped. The same event always yields the same tag ids.
+func (e *Engine) Tag(ev event.Event) []Tag {
+	v := view{ev: &ev, kind: SourceKind(&ev)}
+	if v.kind == "" {
+		return nil
+	}
+	c := e.rules.Load()
+	var tags []Tag
+	var lowered map[string]string // field → lower-cased text, built lazily
+	for _, r := range c.byKind[v.kind] {
+		if !r.appliesToEvent(&ev) {
+			continue
+		}
+		var hits []hit
+		if r.lifter != nil {
+			hits = r.lifter.eval(e, r, &v)
+		} else if h, ok := r.matchRegex(&v, &lowered); ok {
+			hits = []hit{h}
+		}
+		for _, h := range hits {
+			tags = e.emit(tags, r, &v, h)
+		}
+	}
+	return tags
+}
+
+func (r *Rule) appliesToEvent(ev *event.Event) bool {
+	if len(r.Services) > 0 && !contains(r.Services, ev.Service) {
+		return false
+	}
+	if len(r.EventTypes) > 0 && !contains(r.EventTypes, ev.Type) {
+		return false
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// matchRegex runs the rule's regexes: with match.all every one must match,
+// otherwise the first that matches wins. The evidence quotes the first match.
+func (r *Rule) matchRegex(v *view, lowered *map[string]string) (hit, bool) {
+	var first hit
+	found := false
+	for _, m := range r.matchers {
+		matched, ok := m.find(v, lowered)
+		if !ok {
+			if r.matchAll {
+				return hit{}, false
+			}
+			continue
+		}
+		if !found {
+			first, found = hit{evidence: map[string]any{"matched": matched, "field": m.field}}, true
+		}
+		if !r.matchAll {
+			break
+		}
+	}
+	return first, found
+}
+
+func (m *fieldMatcher) find(v *view, lowered *map[string]string) (string, bool) {
+	text, ok := v.get(m.field)
+	if !ok || text == "" {
+		return "", false
+	}
+	if m.filter != nil {
+		if *lowered == nil {
+			*lowered = make(map[string]string, 2)
+		}
+		low, done := (*lowered)[m.field]
+		if !done {
+			low = lowerASCII(text)
+			(*lowered)[m.field] = low
+		}
+		if !m.filter.pass(low) {
+			return "", false
+		}
+	}
+	loc := m.re.FindStringIndex(text)
+	if loc == nil {
+		return "", false
+	}
+	matched := text[loc[0]:loc[1]]
+	if len(matched) > 256 {
+		matched = matched[:256]
+	}
+	return matched, true
+}
+
+// hit is one firing of a rule: evidence beyond the rule's fields, and
+// optionally a different source id, a subset of the emits and a confidence
+// multiplier.
+type hit struct {
+	evidence map[string]any
+	sourceID string
+	only     map[string]bool // technique ids (parent or sub) to emit; nil = all
+	mult     float64         // 0 = 1
+}
+
+func (e *Engine) emit(tags []Tag, r *Rule, v *view, h hit) []Tag {
+	ceiling, ok := e.active(r.ID)
+	if !ok {
+		return tags
+	}
+	sourceID := h.sourceID
+	if sourceID == "" {
+		sourceID = v.ev.ID
+	}
+	var evidence map[string]any
+	for _, em := range r.Emits {
+		if h.only != nil && !h.only[em.TechniqueID] && !h.only[em.Technique()] {
+			continue
+		}
+		conf := em.Confidence
+		if h.mult > 0 {
+			conf *= h.mult
+		}
+		conf = min(conf, ceiling)
+		if conf < ConfidenceFloor {
+			continue
+		}
+		if evidence == nil {
+			evidence = v.evidence(r, h.evidence)
+		}
+		tags = append(tags, Tag{
+			ID:             TagID(v.kind, sourceID, r.ID, r.Version, em.TechniqueID, em.SubTechniqueID),
+			SourceKind:     v.kind,
+			SourceID:       sourceID,
+			RuleID:         r.ID,
+			RuleVersion:    r.Version,
+			Tactic:         em.Tactic,
+			TechniqueID:    em.TechniqueID,
+			SubTechniqueID: em.SubTechniqueID,
+			Confidence:     conf,
+			Evidence:       evidence,
+			AttackRelease:  e.cat.Release,
+			MitreURL:       e.cat.URL(em.Technique()),
+			EventID:        v.ev.ID,
+			Decky:          v.ev.Decky,
+			Service:        v.ev.Service,
+			SrcIP:          v.ev.SrcIP,
+			Session:        v.ev.Session,
+			ObservedAt:     v.ev.Time,
+		})
+	}
+	return tags
+}
+
+func (e *Engine) logOnce(key string, msg string, args ...any) {
+	if _, loaded := warned.LoadOrStore(key, true); !loaded {
+		e.opts.Logger.Warn(msg, args...)
+	}
+}
+
+var warned sync.Map
