@@ -17,6 +17,8 @@ import (
 
 	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/engine/docker"
+	"github.com/decnet-go/decnet/internal/honeypot"
+	"github.com/decnet-go/decnet/internal/honeypot/builtin"
 	"github.com/decnet-go/decnet/internal/secret"
 )
 
@@ -62,6 +64,7 @@ func deployCmd() *cobra.Command {
 		deckies         int
 		dryRun, replace bool
 		apiURL          string
+		gen             decky.GenerateOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy",
@@ -87,6 +90,9 @@ stdout (docker logs) as RFC 5424 lines.`,
   # on the LAN behind eth0, each decky with its own MAC
   sudo decnet deploy --network macvlan --parent eth0 --subnet 192.168.1.0/24 \
     --gateway 192.168.1.1 --deckies 5 --services ssh
+
+  # five deckies with varied services and distros
+  decnet deploy --deckies 5 --randomize-services --randomize-distros --subnet 172.30.5.0/24
 
   # what would be created, as a compose file; nothing is touched
   decnet deploy --deckies 2 --services ssh --subnet 172.30.5.0/24 --dry-run
@@ -138,7 +144,10 @@ stdout (docker logs) as RFC 5424 lines.`,
 					return err
 				}
 			default:
-				if fleet, err = docker.FlagFleet(deckies, services, o.Subnet, o.Gateway); err != nil {
+				if gen, err = generateOptions(cmd, gen, services); err != nil {
+					return err
+				}
+				if fleet, err = decky.GenerateOn(deckies, gen, decky.Network{Subnet: o.Subnet, Gateway: o.Gateway}); err != nil {
 					return err
 				}
 			}
@@ -181,6 +190,10 @@ stdout (docker logs) as RFC 5424 lines.`,
 	f.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "data directory: install.secret and the deckies' state (host keys)")
 	f.IntVar(&deckies, "deckies", 2, "number of deckies (without --config)")
 	f.StringSliceVar(&services, "services", []string{"ssh", "http"}, "services of each decky (without --config)")
+	f.StringVar(&gen.Archetype, "archetype", "", "build every decky from this archetype (services, distros, nmap_os; see decnet archetypes)")
+	f.BoolVar(&gen.RandomServices, "randomize-services", false, "give each decky 1 to 3 services drawn from every service, no two deckies alike while possible")
+	f.StringSliceVar(&gen.Distros, "distro", nil, "persona distros to hand out in turn (see decnet distros)")
+	f.BoolVar(&gen.RandomDistros, "randomize-distros", false, "draw each decky's distro at random")
 	f.BoolVar(&dryRun, "dry-run", false, "print an equivalent docker compose file and touch nothing")
 	f.StringVar(&apiURL, "api", os.Getenv("DECNET_API"), apiHelp)
 	f.BoolVar(&replace, "replace", false, "with --api: the file replaces the whole fleet (deckies not in it are removed)")
@@ -369,4 +382,36 @@ func printStatus(w io.Writer, st []docker.DeckyStatus) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.IP, d.Hostname, d.State, d.Base.State, strings.Join(svcs, " "))
 	}
 	tw.Flush()
+}
+
+// generateOptions completes the flags' fleet options: the services of
+// --services unless an archetype or --randomize-services decides, and the
+// pool random services are drawn from — every built-in service, one per
+// port (smtp and smtp_relay both want port 25).
+func generateOptions(cmd *cobra.Command, gen decky.GenerateOptions, services []string) (decky.GenerateOptions, error) {
+	explicit := cmd.Flags().Changed("services")
+	switch {
+	case explicit && gen.Archetype != "":
+		return gen, errors.New("--services and --archetype exclude each other (the archetype gives the services)")
+	case explicit && gen.RandomServices:
+		return gen, errors.New("--services and --randomize-services exclude each other")
+	case gen.Archetype == "" && !gen.RandomServices:
+		gen.Services = services
+	}
+	if gen.RandomServices {
+		reg := builtin.Registry()
+		taken := map[honeypot.Port]bool{}
+		for _, name := range reg.Names() {
+			svc, _ := reg.New(name)
+			clash := false
+			for _, p := range svc.Ports() {
+				clash = clash || taken[p]
+				taken[p] = true
+			}
+			if !clash {
+				gen.Pool = append(gen.Pool, name)
+			}
+		}
+	}
+	return gen, nil
 }

@@ -3,6 +3,7 @@ package decky
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -114,4 +115,26 @@ func drawServices(r *rand.Rand, pool []string, used map[string]bool) []string {
 	}
 	used[strings.Join(pick, ",")] = true
 	return slices.Clone(pick)
+}
+
+// GenerateOn builds n deckies as Generate does and gives them addresses of
+// network in order, skipping the network and broadcast addresses and the
+// gateway (the subnet's first address when network names none): the fleet
+// of `decnet deploy --deckies N` without a fleet file.
+func GenerateOn(n int, opts GenerateOptions, network Network) ([]Decky, error) {
+	if !network.Subnet.IsValid() || !network.Subnet.Addr().Is4() {
+		return nil, fmt.Errorf("subnet %s: an IPv4 subnet is needed to allocate addresses", network.Subnet)
+	}
+	network.Subnet = network.Subnet.Masked()
+	if !network.Gateway.IsValid() {
+		network.Gateway = network.Subnet.Addr().Next()
+	}
+	fleet, err := Generate(n, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := Allocate(fleet, network, netip.Addr{}); err != nil {
+		return nil, err
+	}
+	return fleet, nil
 }

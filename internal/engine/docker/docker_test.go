@@ -351,7 +351,8 @@ func BenchmarkDeploy20(b *testing.B) {
 		b.Fatal(err)
 	}
 	o.Image = img
-	fleet, err := FlagFleet(20, []string{"ssh", "http", "ftp"}, o.Subnet, o.Gateway)
+	fleet, err := decky.GenerateOn(20, decky.GenerateOptions{Services: []string{"ssh", "http", "ftp"}},
+		decky.Network{Subnet: o.Subnet, Gateway: o.Gateway})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -201,23 +201,6 @@ func TestCoverPrefix(t *testing.T) {
 	}
 }
 
-func TestFlagFleet(t *testing.T) {
-	f, err := FlagFleet(3, []string{"ssh"}, netip.MustParsePrefix("10.0.0.0/24"), netip.Addr{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, d := range f {
-		got = append(got, d.Name+"@"+d.IP.String())
-	}
-	if want := []string{"decky-01@10.0.0.2", "decky-02@10.0.0.3", "decky-03@10.0.0.4"}; !slices.Equal(got, want) {
-		t.Errorf("fleet %v, want %v (gateway .1 skipped)", got, want)
-	}
-	if _, err := FlagFleet(3, []string{"ssh"}, netip.MustParsePrefix("10.0.0.0/30"), netip.Addr{}); err == nil {
-		t.Error("a /30 (one free address) held 3 deckies")
-	}
-}
-
 func TestDynamicBinaryRefused(t *testing.T) {
 	err := checkStatic("/bin/sh")
 	if err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
