@@ -40,6 +40,7 @@ served by a REST API.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(upCmd(), versionCmd())
+	root.AddCommand(exportCmd()) // ATT&CK exports (issue 7)
 	// docker driver (issue 3): deploy, teardown, status and the in-container runtime.
 	root.AddCommand(deployCmd(), teardownCmd(), statusCmd(), deckyCmd())
 	root.AddCommand(reconcileCmd())

@@ -116,7 +116,9 @@ outlive this process; ` + "`decnet teardown --all`" + ` removes them.`,
 	f.StringVar(&gateway, "gateway", "", "docker driver: gateway of the subnet (default its first address)")
 	f.StringVar(&cfg.Docker.Parent, "parent", "", "docker driver: host NIC of a macvlan or ipvlan network")
 	f.IntVar(&cfg.DeploymentLimit, "deployment-limit", api.DefaultDeploymentLimit, "most deckies one API deploy may start")
+	f.StringVar(&cfg.RulesDir, "rules-dir", "", "directory of TTP rule files laid over the embedded ones; reloaded on change and on SIGHUP (see docs/ttp.md)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "also serve Prometheus /metrics without a token on this address (e.g. 127.0.0.1:9108)")
+	f.StringVar(&cfg.ProbeAllow, "probe-allow", "", "let the active prober fingerprint attackers inside these networks (comma-separated CIDRs; default none, see docs/prober.md)")
 	return cmd
 }
 

@@ -60,6 +60,12 @@ type Config struct {
 	// Empty (the default) sends no CORS headers at all: browsers then allow
 	// only same-origin pages.
 	CORSOrigins []string
+	// WebhookAllowPrivate lets webhook URLs name private, loopback,
+	// link-local and metadata addresses (DECNET_WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
+	// TTP is the running tagging engine, for the rule routes; nil serves
+	// the embedded rules.
+	TTP TTPRules
 }
 
 // DefaultDeploymentLimit is the original's config_limits.deployment_limit.
@@ -84,6 +90,10 @@ func (c Config) Validate() error {
 // Store is what the API reads and writes. *store.Store implements it.
 type Store interface {
 	AdminStore
+	WebhookStore
+	IdentityStore
+	LootStore
+	TTPStore
 
 	Events(ctx context.Context, p store.Page) ([]store.EventRow, int, error)
 	EventsIn(ctx context.Context, q store.EventQuery) ([]store.EventRow, int, error)
@@ -149,6 +159,11 @@ type server struct {
 	deploys     sync.WaitGroup  // background deploys in flight
 	drainMu     sync.Mutex      // guards draining and deploys.Add
 	draining    bool            // Drain was called: no new deploys
+	hooks       *webhooks       // webhook CRUD limits and test sender
+	reuse       reuseRefresher  // keeps credential_reuse current for readers
+	pages       *pageCache      // hot list pages (logs, attackers), see pagecache.go
+	revoked     *revocations    // token revocations known to this process
+	ttp         TTPRules        // the tagging engine's rules (nil: embedded)
 
 	// SSE timing; tests shorten them.
 	pollEvery      time.Duration
@@ -193,6 +208,10 @@ func newServer(cfg Config, st Store) *server {
 		metrics:        cfg.Metrics,
 		cors:           map[string]bool{},
 		patterns:       map[string]bool{},
+		hooks:          newWebhooks(cfg.WebhookAllowPrivate),
+		pages:          newPageCache(st),
+		revoked:        newRevocations(userCacheTTL),
+		ttp:            cfg.TTP,
 	}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
@@ -231,14 +250,24 @@ func (s *server) routes() {
 
 	// Viewers and admins. Lists take limit and offset plus the filters named.
 	s.handle("POST /api/v1/auth/sse-ticket", s.authed(accessViewer, s.sseTicket))
-	s.handle("GET /api/v1/logs", s.authed(accessViewer, s.logs))
+	s.handle("GET /api/v1/logs", s.authed(accessViewer, s.cached(s.logs)))
 	s.handle("GET /api/v1/logs/histogram", s.authed(accessViewer, s.logHistogram))
 	s.handle("GET /api/v1/stats", s.authed(accessViewer, s.stats))
-	s.handle("GET /api/v1/attackers", s.authed(accessViewer, s.attackers))
+	s.handle("GET /api/v1/attackers", s.authed(accessViewer, s.cached(s.attackers)))
 	s.handle("GET /api/v1/attackers/{uuid}", s.authed(accessViewer, s.attacker))
 	s.handle("GET /api/v1/attackers/{uuid}/commands", s.authed(accessViewer, s.attackerCommands))
+	s.handle("GET /api/v1/identities/multi-actor", s.authed(accessViewer, s.multiActorIdentities))
 	s.handle("GET /api/v1/credentials", s.authed(accessViewer, list(maxListLimit, s.st.Credentials, "search", "service", "attacker_ip")))
 	s.handle("GET /api/v1/sessions", s.authed(accessViewer, list(maxListLimit, s.st.Sessions, "attacker_ip", "service")))
+	s.handle("GET /api/v1/credential-reuse", s.authed(accessViewer, s.credentialReuses))
+	s.handle("GET /api/v1/credential-reuse/{reuse_id}", s.authed(accessViewer, s.credentialReuse))
+	s.handle("GET /api/v1/bounty", s.authed(accessViewer, s.bounties))
+	s.handle("GET /api/v1/identities", s.authed(accessViewer, list(maxListLimit, pagedBy(s.st.Identities))))
+	s.handle("GET /api/v1/identities/{uuid}", s.authed(accessViewer, s.identity))
+	s.handle("GET /api/v1/identities/{uuid}/observations", s.authed(accessViewer, s.identityObservations))
+	s.handle("GET /api/v1/campaigns", s.authed(accessViewer, list(maxListLimit, pagedBy(s.st.Campaigns))))
+	s.handle("GET /api/v1/campaigns/{uuid}", s.authed(accessViewer, s.campaign))
+	s.handle("GET /api/v1/campaigns/{uuid}/identities", s.authed(accessViewer, s.campaignIdentities))
 	s.handle("GET /api/v1/deckies", s.authed(accessViewer, s.listDeckies))
 	s.handle("GET /api/v1/deckies/lifecycle", s.authed(accessViewer, s.lifecycle))
 	s.handle("GET /api/v1/config", s.authed(accessViewer, s.getConfig))
@@ -253,6 +282,12 @@ func (s *server) routes() {
 	s.handle("DELETE /api/v1/config/users/{uuid}", s.authed(accessAdmin, s.deleteUser))
 	s.handle("PUT /api/v1/config/users/{uuid}/role", s.authed(accessAdmin, s.setUserRole))
 	s.handle("PUT /api/v1/config/users/{uuid}/reset-password", s.authed(accessAdmin, s.resetUserPassword))
+	s.handle("GET /api/v1/webhooks", s.authed(accessAdmin, s.listWebhooks))
+	s.handle("POST /api/v1/webhooks", s.authed(accessAdmin, s.createWebhook))
+	s.handle("GET /api/v1/webhooks/{uuid}", s.authed(accessAdmin, s.getWebhook))
+	s.handle("PATCH /api/v1/webhooks/{uuid}", s.authed(accessAdmin, s.patchWebhook))
+	s.handle("DELETE /api/v1/webhooks/{uuid}", s.authed(accessAdmin, s.deleteWebhook))
+	s.handle("POST /api/v1/webhooks/{uuid}/test", s.authed(accessAdmin, s.testWebhook))
 
 	// Admins: live operations on running deckies.
 	s.handle("POST /api/v1/deckies/{name}/services", s.authed(accessAdmin, s.live(s.addService)))
@@ -266,6 +301,7 @@ func (s *server) routes() {
 
 	// Viewers and admins, by bearer token or single-use ticket.
 	s.handle("GET /api/v1/stream", s.authed(accessStream, s.stream))
+	s.ttpRoutes()
 }
 
 // handlerFunc is an endpoint that reports failure by returning an error,

@@ -155,7 +155,7 @@ func (s *server) checkToken(ctx context.Context, userUUID, jti string, issuedAt 
 	if issuedAt < u.TokensValidFrom {
 		return u, errNotAuthenticated // password changed (or reset) since
 	}
-	revoked, err := s.st.TokenRevoked(ctx, jti)
+	revoked, err := s.revoked.revoked(ctx, jti, s.st.TokenRevoked)
 	if err != nil {
 		return u, err
 	}

@@ -20,6 +20,7 @@ type attackerDetail struct {
 	CredentialsTotal int                   `json:"credentials_total"`
 	Commands         []store.Command       `json:"commands"`
 	CommandsTotal    int                   `json:"commands_total"`
+	Observations     []observationRow      `json:"observations"` // newest per primitive, by primitive
 }
 
 // attacker answers one attacker with its newest sessions, credentials and
@@ -42,6 +43,9 @@ func (s *server) attacker(w http.ResponseWriter, r *http.Request, _ *identity) e
 		return err
 	}
 	if d.Commands, d.CommandsTotal, err = s.newestCommands(ctx, a.IP, detailListCap); err != nil {
+		return err
+	}
+	if d.Observations, err = s.attackerObservations(ctx, a.UUID); err != nil {
 		return err
 	}
 	d.Sessions, d.Credentials, d.Commands = orEmpty(d.Sessions), orEmpty(d.Credentials), orEmpty(d.Commands)

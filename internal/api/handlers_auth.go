@@ -129,6 +129,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request, id *identity) er
 	if err := s.st.RevokeToken(r.Context(), id.jti, id.user.UUID, id.expires); err != nil {
 		return err
 	}
+	s.revoked.revoke(id.jti)
 	return writeJSON(w, http.StatusOK, messageResponse{Message: "Logged out"})
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/decnet-go/decnet/internal/engine"
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot/builtin"
+	"github.com/decnet-go/decnet/internal/intel"
 	"github.com/decnet-go/decnet/internal/metrics"
 	"github.com/decnet-go/decnet/internal/pipeline"
 	"github.com/decnet-go/decnet/internal/secret"
@@ -63,6 +64,14 @@ type Config struct {
 	// on this address of its own (e.g. 127.0.0.1:9108), for a Prometheus
 	// scraper. The API's /metrics (viewer token) is there either way.
 	MetricsListen string
+	// ProbeAllow lists the networks (CIDRs, comma-separated) whose
+	// attackers the active prober may fingerprint; empty probes nothing.
+	ProbeAllow string
+	// Intel configures the intel providers; nil reads the environment.
+	Intel *intel.Config
+	// RulesDir holds TTP rule files laid over the embedded rules (reloaded
+	// on change and on SIGHUP); empty runs the embedded rules.
+	RulesDir string
 }
 
 // ingestDurable names the ingest worker's JetStream consumer.
@@ -96,7 +105,9 @@ type Node struct {
 	api          http.Handler
 	stopDeckies  context.CancelFunc
 	stopIngest   context.CancelFunc
+	ttp          *ttpStage // ATT&CK tagging, see ttp.go
 	stopRequests context.CancelFunc
+	intel        *intelRuntime
 	wg           sync.WaitGroup
 }
 
@@ -162,6 +173,14 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.Ingest.Run(ictx) }()
 	go func() { defer n.wg.Done(); n.watchLag(ictx) }()
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.webhookWorker(cfg).Run(ictx) }()
+	if err := n.startTTP(ctx, cfg); err != nil {
+		return n, err
+	}
+	if err := n.startIntel(ctx, cfg); err != nil {
+		return n, err
+	}
 	if err := n.startMetrics(cfg.MetricsListen); err != nil {
 		return n, err
 	}
@@ -364,8 +383,10 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 			"bus":      n.Bus.Ping,
 			"ingest":   n.Ingest.Health,
 		},
-		Metrics:     n.Metrics,
-		CORSOrigins: strings.FieldsFunc(os.Getenv("DECNET_CORS_ORIGINS"), func(r rune) bool { return r == ',' || r == ' ' }),
+		Metrics:             n.Metrics,
+		TTP:                 n.ttpRules(),
+		CORSOrigins:         strings.FieldsFunc(os.Getenv("DECNET_CORS_ORIGINS"), func(r rune) bool { return r == ',' || r == ' ' }),
+		WebhookAllowPrivate: os.Getenv("DECNET_WEBHOOK_ALLOW_PRIVATE") == "true",
 	}
 	if err := acfg.Validate(); err != nil {
 		return err
@@ -380,7 +401,7 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 	base, cancel := context.WithCancel(context.Background())
 	n.stopRequests = cancel
 	n.http = &http.Server{
-		Handler:           handler,
+		Handler:           n.withDashboard(handler, cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return base },
@@ -429,9 +450,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.Ingest != nil && n.Bus != nil {
 		n.drain(ctx)
 	}
+	n.stopTTP(ctx)
 	if n.stopIngest != nil {
 		n.stopIngest()
 	}
+	n.stopIntel()
 	if n.stopRequests != nil {
 		n.stopRequests()
 	}

@@ -94,7 +94,8 @@ func (s *Store) Write(ctx context.Context, b *Batch) (IngestResult, error) {
 	for _, i := range fresh {
 		agg.add(&b.events[i], b.shas[i])
 	}
-	if err := s.applyAttackers(ctx, tx, agg); err != nil {
+	newAttackers, err := s.applyAttackers(ctx, tx, agg)
+	if err != nil {
 		return res, err
 	}
 	if err := s.applySessions(ctx, tx, agg); err != nil {
@@ -108,6 +109,7 @@ func (s *Store) Write(ctx context.Context, b *Batch) (IngestResult, error) {
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("store: commit ingest: %w", err)
 	}
+	s.totals.wrote(res.Inserted, newAttackers)
 	for ip := range agg.attackers {
 		res.Attackers = append(res.Attackers, ip)
 	}
@@ -385,9 +387,11 @@ func (s *Store) attackerLists(ctx context.Context, tx *sql.Tx, ips []string) (ma
 	return out, nil
 }
 
-func (s *Store) applyAttackers(ctx context.Context, tx *sql.Tx, agg *aggregate) error {
+// applyAttackers upserts the batch's attacker profiles and returns how many
+// of them are new.
+func (s *Store) applyAttackers(ctx context.Context, tx *sql.Tx, agg *aggregate) (int, error) {
 	if len(agg.attackers) == 0 {
-		return nil
+		return 0, nil
 	}
 	ips := make([]string, 0, len(agg.attackers))
 	for ip := range agg.attackers {
@@ -396,7 +400,7 @@ func (s *Store) applyAttackers(ctx context.Context, tx *sql.Tx, agg *aggregate) 
 	sort.Strings(ips) // a stable order keeps statements and locks predictable
 	known, err := s.attackerLists(ctx, tx, ips)
 	if err != nil {
-		return fmt.Errorf("store: read attackers: %w", err)
+		return 0, fmt.Errorf("store: read attackers: %w", err)
 	}
 	now := fmtTime(time.Now())
 	rows := make([][]any, 0, len(ips))
@@ -425,9 +429,9 @@ func (s *Store) applyAttackers(ctx context.Context, tx *sql.Tx, agg *aggregate) 
 			command_count = attackers.command_count + excluded.command_count,
 			services = excluded.services, deckies = excluded.deckies, updated_at = excluded.updated_at`, rows)
 	if err != nil {
-		return fmt.Errorf("store: write attackers: %w", err)
+		return 0, fmt.Errorf("store: write attackers: %w", err)
 	}
-	return nil
+	return len(ips) - len(known), nil
 }
 
 func (s *Store) applySessions(ctx context.Context, tx *sql.Tx, agg *aggregate) error {

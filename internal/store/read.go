@@ -152,6 +152,17 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
+// countWhere counts the rows of table that w keeps: through the cache c
+// when w keeps every row, with COUNT(*) otherwise.
+func (s *Store) countWhere(ctx context.Context, c *rowCount, table string, w *where) (int, error) {
+	if len(w.conds) == 0 {
+		return s.countAll(ctx, c, table)
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM "+table+w.String()), w.args...).Scan(&n)
+	return n, err
+}
+
 // likeArg escapes LIKE wildcards in a user's search text.
 func likeArg(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -197,7 +208,7 @@ func (s *Store) Events(ctx context.Context, p Page) (rows []EventRow, total int,
 	if p.AfterID > 0 {
 		order = " ORDER BY id ASC"
 	}
-	if err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM events"+w.String()), w.args...).Scan(&total); err != nil {
+	if total, err = s.countWhere(ctx, &s.totals.events, "events", w); err != nil {
 		return nil, 0, fmt.Errorf("store: count events: %w", err)
 	}
 	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+eventCols+" FROM events"+w.String()+order+" LIMIT ? OFFSET ?"),
@@ -251,14 +262,7 @@ func scanAttacker(sc interface{ Scan(...any) error }) (Attacker, error) {
 		return a, err
 	}
 	a.FirstSeen, a.LastSeen, a.UpdatedAt = parseTime(first), parseTime(last), parseTime(upd)
-	json.Unmarshal([]byte(svc), &a.Services)
-	json.Unmarshal([]byte(dk), &a.Deckies)
-	if a.Services == nil {
-		a.Services = []string{}
-	}
-	if a.Deckies == nil {
-		a.Deckies = []string{}
-	}
+	a.Services, a.Deckies = decodeList(svc), decodeList(dk)
 	a.ServiceCount, a.DeckyCount = len(a.Services), len(a.Deckies)
 	return a, nil
 }
@@ -273,7 +277,7 @@ func (s *Store) Attackers(ctx context.Context, p Page) (rows []Attacker, total i
 	if p.Service != "" {
 		w.add(`services LIKE ? ESCAPE '\'`, likeArg(`"`+p.Service+`"`))
 	}
-	if err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM attackers"+w.String()), w.args...).Scan(&total); err != nil {
+	if total, err = s.countWhere(ctx, &s.totals.attackers, "attackers", w); err != nil {
 		return nil, 0, fmt.Errorf("store: count attackers: %w", err)
 	}
 	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+attackerCols+" FROM attackers"+w.String()+" ORDER BY last_seen DESC, ip LIMIT ? OFFSET ?"),

@@ -141,7 +141,7 @@ func (s *Store) AttackersSorted(ctx context.Context, p Page, sortBy string) (row
 	default:
 		return nil, 0, fmt.Errorf("store: unknown attacker order %q", sortBy)
 	}
-	if err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM attackers"+w.String()), w.args...).Scan(&total); err != nil {
+	if total, err = s.countWhere(ctx, &s.totals.attackers, "attackers", w); err != nil {
 		return nil, 0, fmt.Errorf("store: count attackers: %w", err)
 	}
 	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+attackerCols+" FROM attackers"+w.String()+order+" LIMIT ? OFFSET ?"),

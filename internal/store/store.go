@@ -44,6 +44,7 @@ type Store struct {
 	db      *sql.DB
 	dialect dialect
 	stmts   sync.Map // query → *sql.Stmt, see txStmt
+	totals  totals   // cached unfiltered counts of events and attackers
 
 	stopCheckpoint context.CancelFunc
 	checkpointDone chan struct{}

@@ -88,7 +88,11 @@ func (s *Store) RevokeToken(ctx context.Context, jti, userUUID string, expires t
 
 // TokenRevoked reports whether a token id is denylisted.
 func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
+	st, err := s.dbStmt(ctx, "SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?")
+	if err != nil {
+		return false, err
+	}
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?"), jti).Scan(&n)
+	err = st.QueryRowContext(ctx, jti).Scan(&n)
 	return n > 0, err
 }

@@ -146,7 +146,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, id string, p WebhookPatch) er
 	if p.Enabled != nil {
 		sets, args = append(sets, "enabled = ?"), append(args, boolInt(*p.Enabled))
 		if *p.Enabled {
-			sets = append(sets, "consecutive_failures = 0", "auto_disabled_at = NULL")
+			sets = append(sets, "consecutive_failures = 0", "auto_disabled_at = NULL", "last_error = ''")
 		}
 	}
 	r, err := s.db.ExecContext(ctx, s.q("UPDATE webhook_subscriptions SET "+strings.Join(sets, ", ")+" WHERE uuid = ?"), append(args, id)...)

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/decnet-go/decnet/internal/attack"
 	"github.com/decnet-go/decnet/internal/event"
@@ -169,7 +170,7 @@ func (e *Engine) Tag(ev event.Event) []Tag {
 	}
 	c := e.rules.Load()
 	var tags []Tag
-	var lowered map[string]string // field → lower-cased text, built lazily
+	var low lowCache // field → lower-cased text, built lazily
 	for _, r := range c.byKind[v.kind] {
 		if !r.appliesToEvent(&ev) {
 			continue
@@ -177,7 +178,7 @@ func (e *Engine) Tag(ev event.Event) []Tag {
 		var hits []hit
 		if r.lifter != nil {
 			hits = r.lifter.eval(e, r, &v)
-		} else if h, ok := r.matchRegex(&v, &lowered); ok {
+		} else if h, ok := r.matchRegex(&v, &low); ok {
 			hits = []hit{h}
 		}
 		for _, h := range hits {
@@ -208,11 +209,11 @@ func contains(list []string, s string) bool {
 
 // matchRegex runs the rule's regexes: with match.all every one must match,
 // otherwise the first that matches wins. The evidence quotes the first match.
-func (r *Rule) matchRegex(v *view, lowered *map[string]string) (hit, bool) {
+func (r *Rule) matchRegex(v *view, low *lowCache) (hit, bool) {
 	var first hit
 	found := false
 	for _, m := range r.matchers {
-		matched, ok := m.find(v, lowered)
+		matched, ok := m.find(v, low)
 		if !ok {
 			if r.matchAll {
 				return hit{}, false
@@ -220,7 +221,7 @@ func (r *Rule) matchRegex(v *view, lowered *map[string]string) (hit, bool) {
 			continue
 		}
 		if !found {
-			first, found = hit{evidence: map[string]any{"matched": matched, "field": m.field}}, true
+			first, found = hit{matched: matched, field: m.field}, true
 		}
 		if !r.matchAll {
 			break
@@ -229,23 +230,51 @@ func (r *Rule) matchRegex(v *view, lowered *map[string]string) (hit, bool) {
 	return first, found
 }
 
-func (m *fieldMatcher) find(v *view, lowered *map[string]string) (string, bool) {
+// lowCache holds the lowered text of the few fields one event's rules read.
+type lowCache struct {
+	n      int
+	fields [4]string
+	low    [4]lowered
+}
+
+func (c *lowCache) get(field, text string) *lowered {
+	for i := 0; i < c.n; i++ {
+		if c.fields[i] == field {
+			return &c.low[i]
+		}
+	}
+	if c.n == len(c.fields) { // more fields than slots: recycle the last
+		c.n--
+	}
+	c.fields[c.n], c.low[c.n] = field, newLowered(text)
+	c.n++
+	return &c.low[c.n-1]
+}
+
+// MaxRegexInput is how much of a field the regexes read: a command or path
+// longer than this is cut (at a rune boundary) before matching, so one
+// pasted blob cannot make tagging slow.
+const MaxRegexInput = 4 << 10
+
+func capText(s string) string {
+	if len(s) <= MaxRegexInput {
+		return s
+	}
+	i := MaxRegexInput
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
+
+func (m *fieldMatcher) find(v *view, low *lowCache) (string, bool) {
 	text, ok := v.get(m.field)
 	if !ok || text == "" {
 		return "", false
 	}
-	if m.filter != nil {
-		if *lowered == nil {
-			*lowered = make(map[string]string, 2)
-		}
-		low, done := (*lowered)[m.field]
-		if !done {
-			low = lowerASCII(text)
-			(*lowered)[m.field] = low
-		}
-		if !m.filter.pass(low) {
-			return "", false
-		}
+	text = capText(text)
+	if m.filter != nil && !m.filter.pass(low.get(m.field, text)) {
+		return "", false
 	}
 	loc := m.re.FindStringIndex(text)
 	if loc == nil {
@@ -263,6 +292,8 @@ func (m *fieldMatcher) find(v *view, lowered *map[string]string) (string, bool) 
 // multiplier.
 type hit struct {
 	evidence map[string]any
+	matched  string // regex rules: the matched text and the field it is in
+	field    string
 	sourceID string
 	only     map[string]bool // technique ids (parent or sub) to emit; nil = all
 	mult     float64         // 0 = 1
@@ -291,7 +322,7 @@ func (e *Engine) emit(tags []Tag, r *Rule, v *view, h hit) []Tag {
 			continue
 		}
 		if evidence == nil {
-			evidence = v.evidence(r, h.evidence)
+			evidence = v.evidence(r, &h)
 		}
 		tags = append(tags, Tag{
 			ID:             TagID(v.kind, sourceID, r.ID, r.Version, em.TechniqueID, em.SubTechniqueID),

@@ -294,9 +294,9 @@ const maxEvidenceText = 1024
 // evidence builds a tag's evidence: the rule's evidence fields present on
 // the event, the kind's implicit ones, and the lifter's extras, all filtered
 // through the kind's allowlist.
-func (v *view) evidence(r *Rule, extra map[string]any) map[string]any {
+func (v *view) evidence(r *Rule, h *hit) map[string]any {
 	allow := evidenceAllow[v.kind]
-	ev := make(map[string]any, len(r.EvidenceFields)+len(extra)+2)
+	ev := make(map[string]any, len(r.EvidenceFields)+len(h.evidence)+2)
 	put := func(k string, val any) {
 		if !allow[k] {
 			return
@@ -320,8 +320,12 @@ func (v *view) evidence(r *Rule, extra map[string]any) map[string]any {
 			}
 		}
 	}
-	for k, val := range extra {
+	for k, val := range h.evidence {
 		put(k, val)
+	}
+	if h.field != "" {
+		put("matched", h.matched)
+		put("field", h.field)
 	}
 	return ev
 }

@@ -1,0 +1,121 @@
+package node
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/decnet-go/decnet/internal/api"
+	"github.com/decnet-go/decnet/internal/attack"
+	"github.com/decnet-go/decnet/internal/bus"
+	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/ttp"
+	"github.com/decnet-go/decnet/internal/ttpworker"
+)
+
+// ttpStage is the ATT&CK tagging worker and what keeps its rules current.
+type ttpStage struct {
+	engine   *ttp.Engine
+	states   *ttpworker.States
+	worker   *ttpworker.Worker
+	consumer *bus.Consumer
+	sub      *nats.Subscription
+	hup      chan os.Signal
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// startTTP starts the tagging worker on its own durable consumer of the raw
+// events. Rules are the embedded ones with cfg.RulesDir laid over them,
+// reloaded when the directory changes or on SIGHUP; rule states come from
+// ttp_rule_state, re-read when the API announces a change
+// (ttp.rule.state.<id>) and every few seconds.
+func (n *Node) startTTP(ctx context.Context, cfg Config) error {
+	set, err := ttp.Load(cfg.RulesDir, attack.Default())
+	if err != nil {
+		return err
+	}
+	t := &ttpStage{states: &ttpworker.States{Store: n.Store, Log: cfg.Log}}
+	n.ttp = t
+	t.engine = ttp.New(set, ttp.Options{States: t.states, Logger: cfg.Log.With("worker", "ttp")})
+	if t.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ttpworker.Durable, Filter: event.SubjectAll}); err != nil {
+		return err
+	}
+	t.worker = &ttpworker.Worker{Source: t.consumer, Store: n.Store, Engine: t.engine, Publish: n.Bus.Conn(),
+		Log: cfg.Log.With("worker", "ttp")}
+	if t.sub, err = n.Bus.Conn().Subscribe("ttp.rule.state.>", func(*nats.Msg) { t.states.Invalidate() }); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	t.cancel = cancel
+	t.wg.Add(1)
+	go func() { defer t.wg.Done(); t.worker.Run(wctx) }()
+	if cfg.RulesDir != "" {
+		t.hup = make(chan os.Signal, 1)
+		signal.Notify(t.hup, syscall.SIGHUP)
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			ttpworker.WatchDir(wctx, t.engine, cfg.RulesDir, 5*time.Second, t.hup, cfg.Log.With("worker", "ttp"))
+		}()
+	}
+	return nil
+}
+
+// ttpRules is the engine for the API's rule routes (nil before startTTP:
+// the API then serves the embedded rules).
+func (n *Node) ttpRules() api.TTPRules {
+	if n.ttp == nil {
+		return nil
+	}
+	return n.ttp.engine
+}
+
+// TTPStats are the tagging worker's counters (for tests).
+func (n *Node) TTPStats() ttpworker.Stats {
+	if n.ttp == nil || n.ttp.worker == nil {
+		return ttpworker.Stats{}
+	}
+	return n.ttp.worker.Stats()
+}
+
+// stopTTP lets the worker catch up with what is pending (bounded), then
+// stops it.
+func (n *Node) stopTTP(ctx context.Context) {
+	t := n.ttp
+	if t == nil {
+		return
+	}
+	if t.worker != nil && n.Bus != nil {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		for {
+			p, err := n.Bus.Pending(ctx, ttpworker.Durable)
+			if err != nil || p == 0 || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		cancel()
+	}
+	if t.hup != nil {
+		signal.Stop(t.hup)
+	}
+	if t.sub != nil {
+		_ = t.sub.Unsubscribe()
+	}
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.wg.Wait()
+	if t.consumer != nil {
+		t.consumer.Stop()
+	}
+}

@@ -1,0 +1,54 @@
+// DECNET dashboard live updates. Pages work without this file; with it,
+// elements carrying data-stream receive server-sent events of rendered HTML:
+//   data-stream   the /ui/stream URL to open
+//   data-rows     id of a <tbody> to prepend "rows" frames to
+//   data-counters id of an element whose content "counters" frames replace
+//   data-limit    rows to keep in the table
+// A .pause button inside stops applying frames; rows that arrive while paused
+// are not shown (reload the page to see them).
+(function () {
+  "use strict";
+  function start(el) {
+    var url = el.getAttribute("data-stream");
+    var rows = document.getElementById(el.getAttribute("data-rows") || "");
+    var counters = document.getElementById(el.getAttribute("data-counters") || "");
+    var limit = parseInt(el.getAttribute("data-limit") || "200", 10);
+    var label = el.querySelector(".live-label");
+    var pause = el.querySelector(".pause");
+    var paused = false;
+    var src = new EventSource(url);
+    function state(text, cls) {
+      el.classList.remove("is-live", "is-down", "is-paused");
+      el.classList.add(cls);
+      if (label) label.textContent = text;
+    }
+    src.onopen = function () { state(paused ? "Paused" : "Live", paused ? "is-paused" : "is-live"); };
+    src.onerror = function () { if (!paused) state("Reconnecting…", "is-down"); };
+    src.addEventListener("rows", function (ev) {
+      if (paused || !rows) return;
+      rows.insertAdjacentHTML("afterbegin", ev.data);
+      while (rows.rows.length > limit) rows.deleteRow(rows.rows.length - 1);
+    });
+    src.addEventListener("counters", function (ev) {
+      if (!paused && counters) counters.innerHTML = ev.data;
+    });
+    src.addEventListener("signedout", function (ev) {
+      src.close();
+      window.location.assign(ev.data);
+    });
+    if (pause) {
+      pause.addEventListener("click", function () {
+        paused = !paused;
+        pause.setAttribute("aria-pressed", paused ? "true" : "false");
+        pause.textContent = paused ? "Resume" : "Pause";
+        state(paused ? "Paused" : "Live", paused ? "is-paused" : "is-live");
+      });
+    }
+  }
+  function init() {
+    var els = document.querySelectorAll("[data-stream]");
+    for (var i = 0; i < els.length; i++) start(els[i]);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
