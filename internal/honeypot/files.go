@@ -124,21 +124,17 @@ func (d *Drops) Write(p string, content []byte, mode fs.FileMode) error {
 // Touch sets the modification time of the dropped file at p: what ls -l,
 // stat and ftp's MDTM show attackers.
 func (d *Drops) Touch(p string, mtime time.Time) error {
-	rel, err := filePath(p)
-	if err != nil {
-		return err
-	}
-	r, err := d.open(false)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	return r.Chtimes(rel, mtime, mtime)
+	return d.atFile(p, func(r *os.Root, rel string) error { return r.Chtimes(rel, mtime, mtime) })
 }
 
 // Remove deletes the dropped file (or empty directory) at p; fs.ErrNotExist
 // when there is none.
 func (d *Drops) Remove(p string) error {
+	return d.atFile(p, func(r *os.Root, rel string) error { return r.Remove(rel) })
+}
+
+// atFile runs fn on the existing drops directory with p's path inside it.
+func (d *Drops) atFile(p string, fn func(r *os.Root, rel string) error) error {
 	rel, err := filePath(p)
 	if err != nil {
 		return err
@@ -148,7 +144,7 @@ func (d *Drops) Remove(p string) error {
 		return err
 	}
 	defer r.Close()
-	return r.Remove(rel)
+	return fn(r, rel)
 }
 
 // Read returns the entry at p, with the content of a file; fs.ErrNotExist
