@@ -162,10 +162,17 @@ func TestAttackersSortAndActivity(t *testing.T) {
 	rec := e.do("GET", "/api/v1/attackers/"+e.attackerUUID("192.0.2.50"), tok, "")
 	var d struct {
 		ServiceActivity store.ServiceActivity `json:"service_activity"`
+		ThreatScore     *int                  `json:"threat_score"`
+		Profile         map[string]any        `json:"profile"`
 	}
+	body := rec.Body.String()
 	decode(t, rec, &d)
 	if strings.Join(d.ServiceActivity.Interacted, ",") != "ssh" || strings.Join(d.ServiceActivity.Scanned, ",") != "ftp" {
 		t.Fatalf("service activity %+v", d.ServiceActivity)
+	}
+	// Not profiled yet (no profile stage here): a zero score and a null profile.
+	if d.ThreatScore == nil || *d.ThreatScore != 0 || d.Profile != nil || !strings.Contains(body, `"profile":null`) {
+		t.Errorf("threat_score %v, profile %v", d.ThreatScore, d.Profile)
 	}
 }
 

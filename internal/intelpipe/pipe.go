@@ -63,6 +63,7 @@ type Store interface {
 	MultiActorIdentities(ctx context.Context) ([]store.MultiActor, error)
 	UpsertObservedAttachment(ctx context.Context, a store.AttachmentSighting) (string, error)
 	RecordFingerprint(ctx context.Context, attackerUUID string, port int, probeType, hash string, at time.Time) (store.FingerprintChange, error)
+	SetAttackerProfile(ctx context.Context, attackerUUID string, p store.AttackerProfile) error
 }
 
 // Config is what the stages need.
@@ -99,6 +100,7 @@ type Pipeline struct {
 	enrichQ  chan netip.Addr // addresses waiting for per-IP enrichment
 	enriched addrSet         // addresses queued for enrichment
 	targeted addrSet         // addresses handed to the prober
+	timing   timingCache     // the profile stage's unsaved timing samples
 }
 
 // Start opens the durable consumers and runs the stages until Stop.
@@ -126,6 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 		{DurableBehave, event.SubjectPrefix + "*.*." + typeSessionRecorded, p.behave},
 		{DurableAttribution, event.SubjectPrefix + "*.*." + typeSessionRecorded, p.attribute},
 		{DurableHashes, event.SubjectAll, p.hashes},
+		{DurableProfile, event.SubjectAll, p.profile},
 	}
 	if cfg.Probe != nil && len(cfg.Probe.Allow) > 0 {
 		s, err := prober.NewScheduler(*cfg.Probe, cfg.Prober, func(r prober.Result) { p.probed(rctx, r) })

@@ -67,6 +67,10 @@ type Attacker struct {
 	ServiceCount    int       `json:"service_count"`
 	DeckyCount      int       `json:"decky_count"`
 	UpdatedAt       time.Time `json:"updated_at"`
+	// ThreatScore (0–100) and Profile come from the profile stage;
+	// Profile is null until it has seen the attacker.
+	ThreatScore int              `json:"threat_score"`
+	Profile     *AttackerProfile `json:"profile"`
 }
 
 // Session is one connection of an attacker to a decky service.
@@ -252,15 +256,17 @@ func (s *Store) MaxEventID(ctx context.Context) (int64, error) {
 	return id.Int64, err
 }
 
-const attackerCols = `uuid, ip, first_seen, last_seen, event_count, session_count, credential_count, command_count, services, deckies, updated_at`
+const attackerCols = `uuid, ip, first_seen, last_seen, event_count, session_count, credential_count, command_count, services, deckies, updated_at, threat_score, profile`
 
 func scanAttacker(sc interface{ Scan(...any) error }) (Attacker, error) {
 	var a Attacker
 	var first, last, upd, svc, dk string
+	var profile sql.NullString
 	if err := sc.Scan(&a.UUID, &a.IP, &first, &last, &a.EventCount, &a.SessionCount, &a.CredentialCount,
-		&a.CommandCount, &svc, &dk, &upd); err != nil {
+		&a.CommandCount, &svc, &dk, &upd, &a.ThreatScore, &profile); err != nil {
 		return a, err
 	}
+	a.Profile = decodeProfile(profile.String)
 	a.FirstSeen, a.LastSeen, a.UpdatedAt = parseTime(first), parseTime(last), parseTime(upd)
 	a.Services, a.Deckies = decodeList(svc), decodeList(dk)
 	a.ServiceCount, a.DeckyCount = len(a.Services), len(a.Deckies)

@@ -47,13 +47,18 @@ type System struct {
 
 var seq atomic.Int32
 
-// Fleet returns a fleet of n deckies with ssh and http on loopback
-// addresses unique to this test process, so parallel tests never collide.
+// Fleet returns a fleet of n (at most 8) deckies with ssh and http on
+// loopback addresses unique to this test process, so parallel tests never
+// collide. The addresses are odd; the even one below each is free for the
+// test's own use (a decky it deploys, a client's source address).
 func Fleet(n int) []decky.Decky {
-	base := (os.Getpid()%200)*256 + int(seq.Add(1))*8
+	if n > 8 {
+		panic("testkit.Fleet: at most 8 deckies")
+	}
+	base := (os.Getpid()%200)*256 + int(seq.Add(1))*16
 	out := make([]decky.Decky, n)
 	for i := range out {
-		a := base + i
+		a := base + 2*i
 		out[i] = decky.Decky{
 			Name:     fmt.Sprintf("decky-%02d", i+1),
 			IP:       netip.AddrFrom4([4]byte{127, 43, byte(a >> 8 % 256), byte(a%256) | 1}),
