@@ -215,20 +215,8 @@ func (s *Store) Events(ctx context.Context, p Page) (rows []EventRow, total int,
 	if total, err = s.countWhere(ctx, &s.totals.events, "events", w); err != nil {
 		return nil, 0, fmt.Errorf("store: count events: %w", err)
 	}
-	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+eventCols+" FROM events"+w.String()+order+" LIMIT ? OFFSET ?"),
-		append(w.args, p.Limit, p.Offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list events: %w", err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		r, err := scanEvent(rs)
-		if err != nil {
-			return nil, 0, err
-		}
-		rows = append(rows, r)
-	}
-	return rows, total, rs.Err()
+	rows, err = selectAll(ctx, s, "list events", "SELECT "+eventCols+" FROM events"+w.String()+order+" LIMIT ? OFFSET ?", append(w.args, p.Limit, p.Offset), scanEvent)
+	return rows, total, err
 }
 
 // EventsAfter returns up to limit events with an id above after, oldest first.
@@ -286,20 +274,8 @@ func (s *Store) Attackers(ctx context.Context, p Page) (rows []Attacker, total i
 	if total, err = s.countWhere(ctx, &s.totals.attackers, "attackers", w); err != nil {
 		return nil, 0, fmt.Errorf("store: count attackers: %w", err)
 	}
-	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+attackerCols+" FROM attackers"+w.String()+" ORDER BY last_seen DESC, ip LIMIT ? OFFSET ?"),
-		append(w.args, p.Limit, p.Offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list attackers: %w", err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		a, err := scanAttacker(rs)
-		if err != nil {
-			return nil, 0, err
-		}
-		rows = append(rows, a)
-	}
-	return rows, total, rs.Err()
+	rows, err = selectAll(ctx, s, "list attackers", "SELECT "+attackerCols+" FROM attackers"+w.String()+" ORDER BY last_seen DESC, ip LIMIT ? OFFSET ?", append(w.args, p.Limit, p.Offset), scanAttacker)
+	return rows, total, err
 }
 
 // AttackerByUUID returns one profile, or ErrNotFound.

@@ -35,20 +35,8 @@ func (s *Store) EventsIn(ctx context.Context, q EventQuery) (rows []EventRow, to
 	if err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM events"+w.String()), w.args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count events: %w", err)
 	}
-	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+eventCols+" FROM events"+w.String()+" ORDER BY id DESC LIMIT ? OFFSET ?"),
-		append(w.args, q.Limit, q.Offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list events: %w", err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		r, err := scanEvent(rs)
-		if err != nil {
-			return nil, 0, err
-		}
-		rows = append(rows, r)
-	}
-	return rows, total, rs.Err()
+	rows, err = selectAll(ctx, s, "list events", "SELECT "+eventCols+" FROM events"+w.String()+" ORDER BY id DESC LIMIT ? OFFSET ?", append(w.args, q.Limit, q.Offset), scanEvent)
+	return rows, total, err
 }
 
 // HistogramBucket is the number of events in one time bucket; Time is its
@@ -144,20 +132,8 @@ func (s *Store) AttackersSorted(ctx context.Context, p Page, sortBy string) (row
 	if total, err = s.countWhere(ctx, &s.totals.attackers, "attackers", w); err != nil {
 		return nil, 0, fmt.Errorf("store: count attackers: %w", err)
 	}
-	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+attackerCols+" FROM attackers"+w.String()+order+" LIMIT ? OFFSET ?"),
-		append(w.args, p.Limit, p.Offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list attackers: %w", err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		a, err := scanAttacker(rs)
-		if err != nil {
-			return nil, 0, err
-		}
-		rows = append(rows, a)
-	}
-	return rows, total, rs.Err()
+	rows, err = selectAll(ctx, s, "list attackers", "SELECT "+attackerCols+" FROM attackers"+w.String()+order+" LIMIT ? OFFSET ?", append(w.args, p.Limit, p.Offset), scanAttacker)
+	return rows, total, err
 }
 
 // ServiceActivity is what an attacker did with each service: services where
