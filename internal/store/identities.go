@@ -126,21 +126,9 @@ func (s *Store) Identities(ctx context.Context, limit, offset int) (rows []Ident
 	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM attacker_identities WHERE merged_into_uuid IS NULL").Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count identities: %w", err)
 	}
-	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+identityCols+
-		" FROM attacker_identities WHERE merged_into_uuid IS NULL ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?"), limit, offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list identities: %w", err)
-	}
-	defer rs.Close()
-	rows = []Identity{}
-	for rs.Next() {
-		i, err := scanIdentity(rs)
-		if err != nil {
-			return nil, 0, err
-		}
-		rows = append(rows, i)
-	}
-	return rows, total, rs.Err()
+	rows, err = selectAll(ctx, s, "list identities", "SELECT "+identityCols+
+		" FROM attacker_identities WHERE merged_into_uuid IS NULL ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?", []any{limit, offset}, scanIdentity)
+	return rows, total, err
 }
 
 // MergeIdentity records that identity loser is the same actor as winner

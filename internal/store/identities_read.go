@@ -12,21 +12,9 @@ func (s *Store) AttackersOfIdentity(ctx context.Context, identity string, limit,
 	if err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM attackers WHERE identity_id = ?"), identity).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count attackers of identity %s: %w", identity, err)
 	}
-	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+attackerCols+
-		" FROM attackers WHERE identity_id = ? ORDER BY last_seen DESC, ip LIMIT ? OFFSET ?"), identity, limit, offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: attackers of identity %s: %w", identity, err)
-	}
-	defer rs.Close()
-	rows = []Attacker{}
-	for rs.Next() {
-		a, err := scanAttacker(rs)
-		if err != nil {
-			return nil, 0, err
-		}
-		rows = append(rows, a)
-	}
-	return rows, total, rs.Err()
+	rows, err = selectAll(ctx, s, "attackers of identity "+identity, "SELECT "+attackerCols+
+		" FROM attackers WHERE identity_id = ? ORDER BY last_seen DESC, ip LIMIT ? OFFSET ?", []any{identity, limit, offset}, scanAttacker)
+	return rows, total, err
 }
 
 // IdentitiesOfCampaignPage lists one page of the identities in a campaign,
@@ -35,19 +23,7 @@ func (s *Store) IdentitiesOfCampaignPage(ctx context.Context, campaign string, l
 	if err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM attacker_identities WHERE campaign_id = ?"), campaign).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count identities of campaign %s: %w", campaign, err)
 	}
-	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+identityCols+
-		" FROM attacker_identities WHERE campaign_id = ? ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?"), campaign, limit, offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: identities of campaign %s: %w", campaign, err)
-	}
-	defer rs.Close()
-	rows = []Identity{}
-	for rs.Next() {
-		i, err := scanIdentity(rs)
-		if err != nil {
-			return nil, 0, err
-		}
-		rows = append(rows, i)
-	}
-	return rows, total, rs.Err()
+	rows, err = selectAll(ctx, s, "identities of campaign "+campaign, "SELECT "+identityCols+
+		" FROM attacker_identities WHERE campaign_id = ? ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?", []any{campaign, limit, offset}, scanIdentity)
+	return rows, total, err
 }

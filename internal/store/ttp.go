@@ -136,21 +136,13 @@ func (s *Store) TagsByScopeAndTechnique(ctx context.Context, scope, id, techniqu
 	if limit <= 0 {
 		limit = 200
 	}
-	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+tagCols+" FROM ttp_tag"+w.String()+" ORDER BY created_at DESC, uuid LIMIT ?"),
-		append(w.args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("store: tags of %s %s: %w", scope, id, err)
-	}
-	defer rs.Close()
-	out := []Tag{}
-	for rs.Next() {
-		t, err := scanTag(rs)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rs.Err()
+	return s.tagsWhere(ctx, w, limit, scope+" "+id)
+}
+
+// tagsWhere lists the tags w keeps, newest first, at most limit.
+func (s *Store) tagsWhere(ctx context.Context, w *where, limit int, what string) ([]Tag, error) {
+	return selectAll(ctx, s, "tags of "+what, "SELECT "+tagCols+" FROM ttp_tag"+w.String()+" ORDER BY created_at DESC, uuid LIMIT ?",
+		append(w.args, limit), scanTag)
 }
 
 func scanTag(sc interface{ Scan(...any) error }) (Tag, error) {

@@ -164,19 +164,5 @@ func (s *Store) TagsInScope(ctx context.Context, scope, id string, limit int) ([
 	if limit <= 0 {
 		limit = 1000
 	}
-	rs, err := s.db.QueryContext(ctx, s.q("SELECT "+tagCols+" FROM ttp_tag"+w.String()+" ORDER BY created_at DESC, uuid LIMIT ?"),
-		append(w.args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("store: tags of %s %s: %w", scope, id, err)
-	}
-	defer rs.Close()
-	out := []Tag{}
-	for rs.Next() {
-		t, err := scanTag(rs)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rs.Err()
+	return s.tagsWhere(ctx, w, limit, scope+" "+id)
 }
