@@ -144,6 +144,7 @@ func printSummary(w io.Writer, cfg node.Config, n *node.Node) {
 	fmt.Fprintf(w, "DECNET-Go %s is up\n\n", version)
 	fmt.Fprintf(w, "  data dir   %s\n", cfg.DataDir)
 	fmt.Fprintf(w, "  API        http://%s/api/v1\n", n.APIAddr)
+	fmt.Fprintf(w, "  dashboard  http://%s/ui/\n", n.APIAddr)
 	if a := n.Bus.ListenAddr(); a != "" {
 		fmt.Fprintf(w, "  NATS       nats://%s\n", a)
 	}
