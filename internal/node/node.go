@@ -401,7 +401,7 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 	base, cancel := context.WithCancel(context.Background())
 	n.stopRequests = cancel
 	n.http = &http.Server{
-		Handler:           n.withDashboard(handler, cfg),
+		Handler:           n.withDashboard(handler, cfg, fleet, reg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return base },

@@ -24,6 +24,7 @@ func BenchmarkPages(b *testing.B) {
 	e := newEnv(b)
 	seedMany(b, e.st, n)
 	e.seed()
+	tagged, _ := e.seedInsights()
 	e.addUser("alice", roleAdmin, false)
 	br := e.browser()
 	br.login("alice", testPassword)
@@ -42,6 +43,11 @@ func BenchmarkPages(b *testing.B) {
 		{"attackers_page_100", "/ui/attackers?page=100"},
 		{"attacker", "/ui/attackers/" + att[0].UUID},
 		{"deckies", "/ui/deckies"},
+		{"ttp", "/ui/ttp"},
+		{"ttp_technique", "/ui/ttp/T1059.004"},
+		{"ttp_inspector", "/ui/attackers/" + tagged.UUID + "/ttp/T1059.004"},
+		{"credentials", "/ui/credentials"},
+		{"identities", "/ui/identities"},
 	} {
 		if p.name == "overview" {
 			// Cold: the cached aggregates recomputed on every load, as one

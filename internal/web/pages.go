@@ -263,6 +263,7 @@ type attackerData struct {
 	CommandsN    int
 	Credentials  []store.Credential
 	CredentialsN int
+	TTP          []ttpRow // ATT&CK rollup; rows open the inspector drawer
 }
 
 // attackerDetail is one profile: timeline, sessions, commands and
@@ -287,6 +288,9 @@ func (d *Dashboard) attackerDetail(w http.ResponseWriter, r *http.Request, s *se
 		return err
 	}
 	if v.Credentials, v.CredentialsN, err = d.st.Credentials(ctx, store.Page{AttackerIP: a.IP, Limit: detailRows}); err != nil {
+		return err
+	}
+	if v.TTP, err = d.attackerTTP(ctx, a.UUID); err != nil {
 		return err
 	}
 	return d.renderPage(w, r, s, http.StatusOK, "attacker", "Attacker "+a.IP, v)
@@ -322,18 +326,6 @@ func (d *Dashboard) deckies(w http.ResponseWriter, r *http.Request, s *session) 
 		v.Deckies = append(v.Deckies, dv)
 	}
 	return d.renderPage(w, r, s, http.StatusOK, "deckies", "Deckies", v)
-}
-
-// users lists the accounts (admins only). GET /ui/users.
-func (d *Dashboard) users(w http.ResponseWriter, r *http.Request, s *session) error {
-	us, err := d.st.Users(r.Context())
-	if err != nil {
-		return err
-	}
-	return d.renderPage(w, r, s, http.StatusOK, "users", "Users", struct {
-		Now   time.Time
-		Users []store.User
-	}{d.now(), us})
 }
 
 // pager is the position in a paginated list.

@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/api"
+	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/store"
 )
 
@@ -53,6 +55,14 @@ type Config struct {
 	Version string
 	// Now is the clock; nil means time.Now. Tests fix it.
 	Now func() time.Time
+	// Fleet makes the Deckies screen's changes, the engine operations the
+	// API's live routes use; nil leaves the screen read-only.
+	Fleet api.Fleet
+	// Services is the catalogue whose schemas render the config forms.
+	Services *honeypot.Registry
+	// Notify publishes a live operation's outcome as the API does; nil
+	// publishes nothing.
+	Notify func(subject string, payload any)
 }
 
 // DefaultSessionTTL matches the API's default token lifetime.
@@ -71,6 +81,10 @@ type Dashboard struct {
 	// aggregates caches the overview's costly panels.
 	aggregates aggregateCache
 	mux        *http.ServeMux
+	// Admin actions (pages_admin.go).
+	fleet    api.Fleet
+	services *honeypot.Registry
+	notifyFn func(subject string, payload any)
 
 	// Stream timing; tests shorten them.
 	pollEvery      time.Duration
@@ -89,6 +103,9 @@ func New(cfg Config, st Store) *Dashboard {
 		pollEvery:      time.Second,
 		keepaliveEvery: 15 * time.Second,
 		mux:            http.NewServeMux(),
+		fleet:          cfg.Fleet,
+		services:       cfg.Services,
+		notifyFn:       cfg.Notify,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -132,7 +149,8 @@ func (d *Dashboard) routes() {
 	d.handle("GET /ui/deckies", viewer, d.deckies)
 	d.handle("GET /ui/stream", viewer, d.stream)
 
-	d.handle("GET /ui/users", admin, d.users)
+	d.adminRoutes() // deckies' services and files, users (pages_admin.go)
+	d.ttpRoutes()
 }
 
 // ServeHTTP sets the headers every dashboard response carries, then routes.

@@ -45,9 +45,47 @@
       });
     }
   }
+  // The TTP inspector drawer (#drawer): htmx swaps an inspector into it;
+  // it then opens, keeps Tab inside, and closes on Escape or its close link,
+  // returning focus to the row that opened it. Without JS the links open
+  // the inspector as a page.
+  function drawer() {
+    var d = document.getElementById("drawer");
+    if (!d) return;
+    var opener = null, home = window.location.pathname + "#ttp";
+    function close() {
+      if (d.hidden) return;
+      d.hidden = true;
+      d.innerHTML = "";
+      if (window.location.pathname !== home.split("#")[0]) history.replaceState(null, "", home);
+      if (opener) opener.focus();
+    }
+    document.addEventListener("click", function (ev) {
+      var a = ev.target.closest && ev.target.closest("a");
+      if (!a) return;
+      if (a.hasAttribute("data-drawer-open")) opener = a;
+      else if (d.contains(a) && a.classList.contains("drawer-close")) { ev.preventDefault(); close(); }
+    });
+    document.body.addEventListener("htmx:afterSwap", function (ev) {
+      if (ev.detail.target !== d) return;
+      d.hidden = false;
+      d.setAttribute("tabindex", "-1");
+      d.focus();
+    });
+    d.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape") { ev.preventDefault(); close(); return; }
+      if (ev.key !== "Tab") return;
+      var f = d.querySelectorAll("a[href], button, input, [tabindex]:not([tabindex='-1'])");
+      if (!f.length) { ev.preventDefault(); return; }
+      var first = f[0], last = f[f.length - 1];
+      if (ev.shiftKey && (document.activeElement === first || document.activeElement === d)) { ev.preventDefault(); last.focus(); }
+      else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
+    });
+  }
   function init() {
     var els = document.querySelectorAll("[data-stream]");
     for (var i = 0; i < els.length; i++) start(els[i]);
+    drawer();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
