@@ -2,12 +2,15 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/decnet-go/decnet/internal/store"
 )
 
 // Stream limits (spec/data-api.md §3.14).
@@ -63,6 +66,12 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 	if out.comment("keepalive") != nil {
 		return nil
 	}
+	// The dashboard's headline numbers come with the stream: at the start,
+	// after new logs (at most once a poll) and at least every summaryEvery.
+	lastSummary := time.Now()
+	if s.sendSummary(ctx, out) != nil {
+		return nil
+	}
 
 	poll := time.NewTicker(s.pollEvery)
 	defer poll.Stop()
@@ -81,6 +90,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 				return nil
 			}
 		case <-poll.C:
+			sent := false
 			for { // drain a backlog in batches before sleeping again
 				rows, err := s.st.EventsAfter(ctx, last, streamBatch)
 				if err != nil {
@@ -100,12 +110,52 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 				if out.event("message", strconv.FormatInt(last, 10), logsFrame{Type: "logs", Data: rows}) != nil {
 					return nil
 				}
+				sent = true
 				if len(rows) < streamBatch {
 					break
 				}
 			}
+			if since := time.Since(lastSummary); sent && since >= summaryMinGap || since >= summaryEvery {
+				lastSummary = time.Now()
+				if s.sendSummary(ctx, out) != nil {
+					return nil
+				}
+			}
 		}
 	}
+}
+
+// summaryEvery is how often a quiet stream still re-sends stats and the
+// histogram; summaryMinGap how soon after new logs it may (the histogram
+// reads a day of events, not a query for every poll).
+const (
+	summaryEvery  = 10 * time.Second
+	summaryMinGap = 5 * time.Second
+)
+
+// summaryFrame is a stats or histogram frame of the stream.
+type summaryFrame struct {
+	Type string `json:"type"`
+	Data any    `json:"data"`
+}
+
+// sendSummary sends the stats and histogram frames (DECNET's stream sends
+// them first and after new logs). A store error skips them quietly: the
+// logs frames matter more. It returns the write error, if any.
+func (s *server) sendSummary(ctx context.Context, out *sseWriter) error {
+	st, err := s.st.Stats(ctx)
+	if err != nil {
+		return nil
+	}
+	if err := out.event("message", "", summaryFrame{Type: "stats", Data: st}); err != nil {
+		return err
+	}
+	day := store.EventQuery{Since: time.Now().Add(-24 * time.Hour)}
+	buckets, err := s.st.EventHistogram(ctx, day, time.Duration(defaultHistogramMinutes)*time.Minute)
+	if err != nil {
+		return nil
+	}
+	return out.event("message", "", summaryFrame{Type: "histogram", Data: orEmpty(buckets)})
 }
 
 // lastEventID is where a stream starts: the Last-Event-ID header of a

@@ -88,7 +88,12 @@ func (s *streamEnv) open(t *testing.T, query string, header http.Header) (*http.
 	return resp, frames
 }
 
-// next waits for the next frame that is not a keepalive.
+// isSummary tells the stats and histogram frames apart from log frames.
+func isSummary(f sseFrame) bool {
+	return strings.HasPrefix(f.data, `{"type":"stats"`) || strings.HasPrefix(f.data, `{"type":"histogram"`)
+}
+
+// next waits for the next frame that is neither a keepalive nor a summary.
 func next(t *testing.T, frames <-chan sseFrame, within time.Duration) sseFrame {
 	t.Helper()
 	deadline := time.After(within)
@@ -98,7 +103,7 @@ func next(t *testing.T, frames <-chan sseFrame, within time.Duration) sseFrame {
 			if !ok {
 				t.Fatal("stream ended")
 			}
-			if f.comment == "keepalive" {
+			if f.comment == "keepalive" || isSummary(f) {
 				continue
 			}
 			return f
@@ -257,6 +262,9 @@ func TestStreamKeepalive(t *testing.T) {
 	for n < 3 {
 		select {
 		case f := <-frames:
+			if isSummary(f) {
+				continue
+			}
 			if f.comment != "keepalive" {
 				t.Fatalf("unexpected frame %+v", f)
 			}
@@ -321,5 +329,28 @@ func TestStreamEndsWhenTokenDies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The stream opens with the dashboard's numbers: a stats frame, then the
+// histogram of the last day, as DECNET's stream does.
+func TestStreamSendsSummary(t *testing.T) {
+	s := newStreamEnv(t)
+	s.ingest(t, "192.0.2.9")
+	_, frames := s.open(t, "", http.Header{"Authorization": {"Bearer " + s.viewerToken()}})
+	var got []string
+	deadline := time.After(2 * time.Second)
+	for len(got) < 2 {
+		select {
+		case f := <-frames:
+			if f.comment == "" {
+				got = append(got, f.event+" "+f.data)
+			}
+		case <-deadline:
+			t.Fatalf("frames so far: %q", got)
+		}
+	}
+	if !strings.HasPrefix(got[0], `message {"type":"stats","data":{"total_logs":1`) || !strings.HasPrefix(got[1], `message {"type":"histogram","data":[`) {
+		t.Fatalf("first frames %q; want stats then histogram", got)
 	}
 }
