@@ -60,6 +60,7 @@ func deployCmd() *cobra.Command {
 		o               docker.DeployOptions
 		config, driver  string
 		subnet, gateway string
+		ipStart         string
 		services        []string
 		deckies         int
 		dryRun, replace bool
@@ -147,7 +148,13 @@ stdout (docker logs) as RFC 5424 lines.`,
 				if gen, err = generateOptions(cmd, gen, services); err != nil {
 					return err
 				}
-				if fleet, err = decky.GenerateOn(deckies, gen, decky.Network{Subnet: o.Subnet, Gateway: o.Gateway}); err != nil {
+				lan := decky.Network{Subnet: o.Subnet, Gateway: o.Gateway}
+				if ipStart != "" {
+					if lan.IPStart, err = netip.ParseAddr(ipStart); err != nil {
+						return fmt.Errorf("--ip-start %q: %w", ipStart, err)
+					}
+				}
+				if fleet, err = decky.GenerateOn(deckies, gen, lan); err != nil {
 					return err
 				}
 			}
@@ -185,6 +192,7 @@ stdout (docker logs) as RFC 5424 lines.`,
 	f.StringVar(&o.Network, "network", "bridge", "network driver: bridge, macvlan or ipvlan")
 	f.StringVar(&subnet, "subnet", "", "subnet of the deckies (CIDR); bridge: a free 172.30.x.0/24 when empty")
 	f.StringVar(&gateway, "gateway", "", "gateway of the subnet (default its first address)")
+	f.StringVar(&ipStart, "ip-start", "", "first decky address (without --config; default the subnet's first free one)")
 	f.StringVar(&o.Parent, "parent", "", "host NIC of a macvlan or ipvlan network (e.g. eth0)")
 	f.StringVar(&o.NATSURL, "nats-url", "", "NATS server the deckies publish events to (reachable from the containers)")
 	f.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "data directory: install.secret and the deckies' state (host keys)")

@@ -22,6 +22,9 @@ func TestDeployDryRunFlags(t *testing.T) {
 			[]string{"container_name: decky-01-http"}, ""},
 		{"random", []string{"--deckies", "6", "--randomize-services", "--randomize-distros"},
 			[]string{"container_name: decky-06"}, ""},
+		{"ip start", []string{"--deckies", "2", "--ip-start", "172.30.99.50"},
+			[]string{"ipv4_address: 172.30.99.50", "ipv4_address: 172.30.99.51"}, ""},
+		{"ip start outside", []string{"--deckies", "1", "--ip-start", "10.0.0.5"}, nil, "outside"},
 		{"services and archetype", []string{"--archetype", "web-server", "--services", "ssh"}, nil, "exclude each other"},
 		{"unknown distro", []string{"--distro", "plan9"}, nil, `unknown distro "plan9"`},
 	}
