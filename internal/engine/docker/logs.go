@@ -3,13 +3,13 @@ package docker
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/decnet-go/decnet/internal/event"
@@ -65,14 +65,13 @@ func (d *Driver) Backfill(ctx context.Context, since time.Time, emit func(event.
 }
 
 // readEventLines demultiplexes a container's log stream (docker frames
-// stdout and stderr of a container without a tty) and decodes its stdout
-// lines as events.
+// stdout and stderr of a container without a tty: an 8-byte header —
+// stream, 3 zero bytes, big-endian length — then the bytes) and decodes
+// its stdout lines as events. A frame longer than maxLogLine ends the read
+// with an error, so no stream can make it allocate without bound.
 func readEventLines(multiplexed io.Reader, emit func(event.Event)) (events, skipped int, err error) {
 	pr, pw := io.Pipe()
-	go func() {
-		_, err := stdcopy.StdCopy(pw, io.Discard, multiplexed)
-		pw.CloseWithError(err)
-	}()
+	go func() { pw.CloseWithError(demuxStdout(pw, multiplexed)) }()
 	defer pr.Close()
 	sc := bufio.NewScanner(pr)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLogLine)
@@ -86,4 +85,47 @@ func readEventLines(multiplexed io.Reader, emit func(event.Event)) (events, skip
 		events++
 	}
 	return events, skipped, sc.Err()
+}
+
+// Docker's stream numbers in a multiplexed log frame.
+const (
+	streamStdin  = 0 // read back as stdout
+	streamStdout = 1
+	streamStderr = 2
+)
+
+// demuxStdout copies the stdout frames of a multiplexed stream to w and
+// drops the others.
+func demuxStdout(w io.Writer, r io.Reader) error {
+	var hdr [8]byte
+	buf := make([]byte, 0, 4096)
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		n := binary.BigEndian.Uint32(hdr[4:])
+		if n > maxLogLine {
+			return fmt.Errorf("log frame of %d bytes (more than %d)", n, maxLogLine)
+		}
+		buf = buf[:0]
+		if cap(buf) < int(n) {
+			buf = make([]byte, 0, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return err
+		}
+		switch hdr[0] {
+		case streamStdin, streamStdout:
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+		case streamStderr:
+		default:
+			return fmt.Errorf("log frame of unknown stream %d", hdr[0])
+		}
+	}
 }

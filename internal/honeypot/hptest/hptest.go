@@ -156,3 +156,57 @@ func (c *Client) Send(s string) {
 		c.T.Fatal(err)
 	}
 }
+
+// Transcript runs one probe session on a fresh connection to addr, as the
+// differential tests do against a real daemon and the emulation alike: it
+// reads the greeting, then sends each line (CRLF added) and reads the
+// answer, which is complete after 150 ms of quiet. The result is what was
+// said, each sent line marked ">>> ", and "<closed>" where the server
+// ended the connection.
+func Transcript(t testing.TB, addr string, lines []string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	var out strings.Builder
+	read := func() bool {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		l, err := br.ReadString('\n')
+		out.WriteString(l)
+		if err != nil {
+			out.WriteString("<closed>\n")
+			return false
+		}
+		for {
+			c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+			l, err := br.ReadString('\n')
+			out.WriteString(l)
+			if err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					return true
+				}
+				out.WriteString("<closed>\n")
+				return false
+			}
+		}
+	}
+	if !read() {
+		return out.String()
+	}
+	for _, l := range lines {
+		out.WriteString(">>> " + l + "\n")
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, l+"\r\n"); err != nil {
+			out.WriteString("<closed>\n")
+			break
+		}
+		if !read() {
+			break
+		}
+	}
+	return out.String()
+}

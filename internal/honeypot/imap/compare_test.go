@@ -20,16 +20,13 @@ package imap
 //     every bait message is.
 
 import (
-	"bufio"
 	"encoding/base64"
-	"io"
-	"net"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/honeypot/mailbox"
 	"github.com/decnet-go/decnet/internal/honeypot/mailbox/dovecottest"
 )
@@ -73,11 +70,11 @@ func TestCompareDovecot(t *testing.T) {
 			for i, l := range pr.lines {
 				lines[i] = repl.Replace(l)
 			}
-			want := mask(transcript(t, real.IMAP, lines))
+			want := mask(hptest.Transcript(t, real.IMAP, lines))
 			if pr.name == "clear-recent" {
 				return // only prepares Dovecot
 			}
-			got := mask(transcript(t, ours, lines))
+			got := mask(hptest.Transcript(t, ours, lines))
 			if want != got {
 				w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
 				i := 0
@@ -89,53 +86,6 @@ func TestCompareDovecot(t *testing.T) {
 			}
 		})
 	}
-}
-
-func transcript(t *testing.T, addr string, lines []string) string {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
-	var out strings.Builder
-	read := func() bool {
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		l, err := br.ReadString('\n')
-		out.WriteString(l)
-		if err != nil {
-			out.WriteString("<closed>\n")
-			return false
-		}
-		for {
-			c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
-			l, err := br.ReadString('\n')
-			out.WriteString(l)
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					return true
-				}
-				out.WriteString("<closed>\n")
-				return false
-			}
-		}
-	}
-	if !read() {
-		return out.String()
-	}
-	for _, l := range lines {
-		out.WriteString(">>> " + l + "\n")
-		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.WriteString(c, l+"\r\n"); err != nil {
-			out.WriteString("<closed>\n")
-			break
-		}
-		if !read() {
-			break
-		}
-	}
-	return out.String()
 }
 
 var (

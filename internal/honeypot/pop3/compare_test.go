@@ -16,14 +16,11 @@ package pop3
 //     not measured.
 
 import (
-	"bufio"
 	"encoding/base64"
-	"io"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/decnet-go/decnet/internal/honeypot/hptest"
 	"github.com/decnet-go/decnet/internal/honeypot/mailbox"
 	"github.com/decnet-go/decnet/internal/honeypot/mailbox/dovecottest"
 )
@@ -65,67 +62,13 @@ func TestCompareDovecot(t *testing.T) {
 			for i, l := range pr.lines {
 				lines[i] = repl.Replace(l)
 			}
-			want := transcript(t, real.POP3, lines)
-			got := transcript(t, ours, lines)
+			want := hptest.Transcript(t, real.POP3, lines)
+			got := hptest.Transcript(t, ours, lines)
 			if w, g := mask(want), mask(got); w != g {
 				t.Errorf("transcripts differ\n--- dovecot\n%s\n--- ours\n%s", w, g)
 			}
 		})
 	}
-}
-
-// transcript runs one probe session and returns what was said, each
-// command line marked with ">>>".
-func transcript(t *testing.T, addr string, lines []string) string {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
-	var out strings.Builder
-	read := func() bool {
-		// An answer is complete after a quiet moment; a multi-line answer
-		// ends with ".\r\n".
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		l, err := br.ReadString('\n')
-		out.WriteString(l)
-		if err != nil {
-			out.WriteString("<closed>\n")
-			return false
-		}
-		for {
-			c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
-			l, err := br.ReadString('\n')
-			out.WriteString(l)
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					return true
-				}
-				if err == io.EOF {
-					out.WriteString("<closed>\n")
-				}
-				return false
-			}
-		}
-	}
-	if !read() {
-		return out.String()
-	}
-	for _, l := range lines {
-		out.WriteString(">>> " + l + "\n")
-		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.WriteString(c, l+"\r\n"); err != nil {
-			out.WriteString("<closed>\n")
-			break
-		}
-		if !read() {
-			break
-		}
-	}
-	return out.String()
 }
 
 // mask blanks what differs by nature: UIDL values.
