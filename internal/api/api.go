@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/decnet-go/decnet/internal/honeypot"
@@ -66,6 +67,13 @@ type Config struct {
 	// TTP is the running tagging engine, for the rule routes; nil serves
 	// the embedded rules.
 	TTP TTPRules
+	// DataDir is where the node keeps its files; session recordings are read
+	// under <DataDir>/deckies (GET /transcripts). Empty makes that route 404.
+	DataDir string
+	// Topics is the bus the live streams of attackers, identities and
+	// campaigns follow (*bus.Bus implements it); nil makes those streams
+	// send their snapshot and keepalives only.
+	Topics Topics
 }
 
 // DefaultDeploymentLimit is the original's config_limits.deployment_limit.
@@ -99,6 +107,8 @@ type Store interface {
 	EventsIn(ctx context.Context, q store.EventQuery) ([]store.EventRow, int, error)
 	EventHistogram(ctx context.Context, q store.EventQuery, interval time.Duration) ([]store.HistogramBucket, error)
 	EventsAfter(ctx context.Context, after int64, limit int) ([]store.EventRow, error)
+	EventsAfterIn(ctx context.Context, q store.EventQuery, through int64) ([]store.EventRow, error)
+	AttackerIdentity(ctx context.Context, attackerUUID string) (string, error)
 	MaxEventID(ctx context.Context) (int64, error)
 	AttackersSorted(ctx context.Context, p store.Page, sortBy string) ([]store.Attacker, int, error)
 	AttackerServiceActivity(ctx context.Context, ip string) (store.ServiceActivity, error)
@@ -164,10 +174,14 @@ type server struct {
 	pages       *pageCache      // hot list pages (logs, attackers), see pagecache.go
 	revoked     *revocations    // token revocations known to this process
 	ttp         TTPRules        // the tagging engine's rules (nil: embedded)
+	dataDir     string          // recordings live under <dataDir>/deckies
+	topics      Topics          // derived bus topics for the live streams (nil: none)
+	topicDrops  atomic.Int64    // bus frames dropped by full stream queues, all streams
 
 	// SSE timing; tests shorten them.
 	pollEvery      time.Duration
 	keepaliveEvery time.Duration
+	identityEvery  time.Duration // an attacker stream's identity re-reads, at most
 }
 
 // New returns the API as an http.Handler. It panics when cfg does not pass
@@ -202,6 +216,7 @@ func newServer(cfg Config, st Store) *server {
 		keepaliveEvery: 15 * time.Second,
 		fleet:          cfg.Fleet,
 		deployLimit:    cmp.Or(cfg.DeploymentLimit, DefaultDeploymentLimit),
+		dataDir:        cfg.DataDir,
 		services:       cfg.Services,
 		notify:         cfg.Notify,
 		users:          newUserCache(userCacheTTL),
@@ -212,6 +227,8 @@ func newServer(cfg Config, st Store) *server {
 		pages:          newPageCache(st),
 		revoked:        newRevocations(userCacheTTL),
 		ttp:            cfg.TTP,
+		topics:         cfg.Topics,
+		identityEvery:  identityRecheck,
 	}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
@@ -271,6 +288,7 @@ func (s *server) routes() {
 	s.handle("GET /api/v1/deckies", s.authed(accessViewer, s.listDeckies))
 	s.handle("GET /api/v1/deckies/lifecycle", s.authed(accessViewer, s.lifecycle))
 	s.handle("GET /api/v1/config", s.authed(accessViewer, s.getConfig))
+	s.handle("GET /api/v1/transcripts/{decky}/{sid}", s.authed(accessAdmin, s.getTranscript))
 	s.handle("GET /metrics", s.authed(accessViewer, s.serveMetrics))
 
 	s.handle("GET /api/v1/topologies/services/{svc}/schema", s.authed(accessViewer, s.serviceSchema))
@@ -301,6 +319,9 @@ func (s *server) routes() {
 
 	// Viewers and admins, by bearer token or single-use ticket.
 	s.handle("GET /api/v1/stream", s.authed(accessStream, s.stream))
+	s.handle("GET /api/v1/attackers/{uuid}/events", s.authed(accessStream, s.attackerEvents))
+	s.handle("GET /api/v1/identities/events", s.authed(accessStream, s.identityEvents))
+	s.handle("GET /api/v1/campaigns/events", s.authed(accessStream, s.campaignEvents))
 	s.ttpRoutes()
 }
 

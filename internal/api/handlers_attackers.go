@@ -21,6 +21,7 @@ type attackerDetail struct {
 	Commands         []store.Command       `json:"commands"`
 	CommandsTotal    int                   `json:"commands_total"`
 	Observations     []observationRow      `json:"observations"` // newest per primitive, by primitive
+	Intel            *store.AttackerIntel  `json:"intel"`        // per-address threat intel; null until enriched
 }
 
 // attacker answers one attacker with its newest sessions, credentials and
@@ -47,6 +48,16 @@ func (s *server) attacker(w http.ResponseWriter, r *http.Request, _ *identity) e
 	}
 	if d.Observations, err = s.attackerObservations(ctx, a.UUID); err != nil {
 		return err
+	}
+	if ir, ok := s.st.(interface {
+		AttackerIntel(ctx context.Context, attackerUUID string) (store.AttackerIntel, error)
+	}); ok {
+		switch in, err := ir.AttackerIntel(ctx, a.UUID); {
+		case err == nil:
+			d.Intel = &in
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 	}
 	d.Sessions, d.Credentials, d.Commands = orEmpty(d.Sessions), orEmpty(d.Credentials), orEmpty(d.Commands)
 	return writeJSON(w, http.StatusOK, d)

@@ -51,6 +51,15 @@ func eventQuery(r *http.Request) (store.EventQuery, error) {
 	return q, timeBounds(r.URL.Query(), &q)
 }
 
+// eventFilters reads the filters /logs shares with its histogram and the
+// live stream: search, start_time and end_time.
+func eventFilters(vals url.Values) (q store.EventQuery, err error) {
+	if q.Search, err = filterParam(vals, "search"); err != nil {
+		return q, err
+	}
+	return q, timeBounds(vals, &q)
+}
+
 // timeBounds reads start_time and end_time into q.
 func timeBounds(vals url.Values, q *store.EventQuery) (err error) {
 	if q.Since, err = timeParam(vals, "start_time"); err != nil {
@@ -96,12 +105,8 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request, _ *identity) error
 // GET /api/v1/logs/histogram?search&start_time&end_time&interval_minutes (15).
 func (s *server) logHistogram(w http.ResponseWriter, r *http.Request, _ *identity) error {
 	vals := r.URL.Query()
-	var q store.EventQuery
-	var err error
-	if q.Search, err = filterParam(vals, "search"); err != nil {
-		return err
-	}
-	if err := timeBounds(vals, &q); err != nil {
+	q, err := eventFilters(vals)
+	if err != nil {
 		return err
 	}
 	minutes, err := intParam(vals, "interval_minutes", defaultHistogramMinutes, 1, maxHistogramMinutes)

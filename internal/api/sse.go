@@ -34,16 +34,22 @@ type errorFrame struct {
 
 // stream sends new events as server-sent events until the client leaves or
 // the server's context ends. GET /api/v1/stream?lastEventId=N (or the
-// Last-Event-ID header an EventSource sends when it reconnects).
+// Last-Event-ID header an EventSource sends when it reconnects), with the
+// filters of /logs: search, start_time and end_time.
 //
 // Each frame is `event: message` with data {"type":"logs","data":[rows]}
-// and an `id:` line holding the newest row id, so a reconnecting
-// EventSource resumes where it left off. A `: keepalive` comment goes out
+// and an `id:` line holding the stream's cursor (the newest row id, or with
+// filters the newest id looked at), so a reconnecting EventSource resumes
+// where it left off. A `: keepalive` comment goes out
 // when the stream starts and every 15 s; at each keepalive the token is
 // checked again, so a logout or password change ends the stream.
 func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) error {
 	ctx := r.Context()
 	last, err := lastEventID(r)
+	if err != nil {
+		return err
+	}
+	filter, err := eventFilters(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -92,7 +98,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 		case <-poll.C:
 			sent := false
 			for { // drain a backlog in batches before sleeping again
-				rows, err := s.st.EventsAfter(ctx, last, streamBatch)
+				rows, cursor, full, err := s.nextEvents(ctx, filter, last)
 				if err != nil {
 					if ctx.Err() != nil {
 						return nil
@@ -103,15 +109,15 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 					}
 					break
 				}
+				last = cursor
 				if len(rows) == 0 {
 					break
 				}
-				last = rows[len(rows)-1].ID
 				if out.event("message", strconv.FormatInt(last, 10), logsFrame{Type: "logs", Data: rows}) != nil {
 					return nil
 				}
 				sent = true
-				if len(rows) < streamBatch {
+				if !full {
 					break
 				}
 			}
@@ -123,6 +129,34 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 			}
 		}
 	}
+}
+
+// nextEvents reads the next batch of events after the cursor that q
+// matches, oldest first, and the cursor to poll from next; full reports a
+// whole batch (more may be waiting). Unfiltered, the cursor is the last
+// row's id. Filtered, each poll is bounded by the newest id, and when the
+// batch is not full the cursor moves to that id, past the events the filter
+// skipped, so they are not read again.
+func (s *server) nextEvents(ctx context.Context, q store.EventQuery, after int64) (rows []store.EventRow, cursor int64, full bool, err error) {
+	if q.Search == "" && q.Since.IsZero() && q.Until.IsZero() {
+		rows, err = s.st.EventsAfter(ctx, after, streamBatch)
+		if err != nil || len(rows) == 0 {
+			return nil, after, false, err
+		}
+		return rows, rows[len(rows)-1].ID, len(rows) == streamBatch, nil
+	}
+	newest, err := s.st.MaxEventID(ctx)
+	if err != nil || newest <= after {
+		return nil, after, false, err
+	}
+	q.AfterID, q.Limit, q.Offset = after, streamBatch, 0
+	if rows, err = s.st.EventsAfterIn(ctx, q, newest); err != nil {
+		return nil, after, false, err
+	}
+	if len(rows) == streamBatch {
+		return rows, rows[len(rows)-1].ID, true, nil
+	}
+	return rows, newest, false, nil
 }
 
 // summaryEvery is how often a quiet stream still re-sends stats and the

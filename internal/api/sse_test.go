@@ -46,7 +46,13 @@ func newStreamEnv(t *testing.T, tune ...func(*server)) *streamEnv {
 // which closes when the stream ends.
 func (s *streamEnv) open(t *testing.T, query string, header http.Header) (*http.Response, <-chan sseFrame) {
 	t.Helper()
-	req, err := http.NewRequest("GET", s.url+"/api/v1/stream"+query, nil)
+	return s.openPath(t, "/api/v1/stream"+query, header)
+}
+
+// openPath is open for any stream route; path includes the query.
+func (s *streamEnv) openPath(t *testing.T, path string, header http.Header) (*http.Response, <-chan sseFrame) {
+	t.Helper()
+	req, err := http.NewRequest("GET", s.url+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,9 @@
 // directory, no TCP listener unless asked); scale-out points every process at
 // an external NATS cluster instead. Raw events go to one JetStream stream on
 // events.>, consumed by durable consumers with explicit acknowledgement, so a
-// crash or a database outage loses nothing.
+// crash or a database outage loses nothing. Derived notifications, published
+// on core NATS by the workers, are kept by a second stream (DerivedStream)
+// so that their consumers resume after a restart too.
 package bus
 
 import (
@@ -46,7 +48,12 @@ type Options struct {
 	// events older than this (default 7 days).
 	MaxBytes int64
 	MaxAge   time.Duration
-	Log      *slog.Logger
+	// DerivedMaxBytes caps the derived-notification stream (default 256
+	// MiB); DerivedMaxAge drops notifications older than this (default 7
+	// days). See DerivedStream.
+	DerivedMaxBytes int64
+	DerivedMaxAge   time.Duration
+	Log             *slog.Logger
 }
 
 // Bus is a connection to NATS with JetStream, and the embedded server when
@@ -114,6 +121,10 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("bus: create stream %s: %w", StreamName, err)
+	}
+	if err := b.ensureDerived(ctx, o); err != nil {
+		b.Close()
+		return nil, err
 	}
 	return b, nil
 }

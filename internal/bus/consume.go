@@ -45,6 +45,8 @@ func (d Delivery) Term() error { return d.msg.Term() }
 type ConsumerOptions struct {
 	Durable string // the consumer's name; its position survives restarts
 	Filter  string // subjects to consume, e.g. event.SubjectAll
+	// Filters, when set, are several subjects to consume (instead of Filter).
+	Filters []string
 	// MaxPending bounds unacknowledged messages.
 	MaxPending int
 	// AckWait is how long a delivered message may stay unacknowledged
@@ -56,20 +58,34 @@ type ConsumerOptions struct {
 
 // Consumer opens (creating if needed) a durable consumer.
 func (b *Bus) Consumer(ctx context.Context, o ConsumerOptions) (*Consumer, error) {
+	it, err := b.messages(ctx, StreamName, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Consumer{it: it}, nil
+}
+
+// messages creates or updates a durable consumer of stream and opens its
+// message iterator.
+func (b *Bus) messages(ctx context.Context, stream string, o ConsumerOptions) (jetstream.MessagesContext, error) {
 	if o.AckWait <= 0 {
 		o.AckWait = 10 * time.Second
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = 20000
 	}
-	c, err := b.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:       o.Durable,
 		FilterSubject: o.Filter,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
 		MaxAckPending: o.MaxPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	}
+	if len(o.Filters) > 0 {
+		cfg.FilterSubject, cfg.FilterSubjects = "", o.Filters
+	}
+	c, err := b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", o.Durable, err)
 	}
@@ -77,7 +93,7 @@ func (b *Bus) Consumer(ctx context.Context, o ConsumerOptions) (*Consumer, error
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", o.Durable, err)
 	}
-	return &Consumer{it: it}, nil
+	return it, nil
 }
 
 // Next waits until at least one message is available (or ctx ends), then
@@ -123,7 +139,11 @@ func decode(m jetstream.Msg) Delivery {
 // Pending is how many events the durable consumer has not yet acknowledged
 // (waiting plus in flight).
 func (b *Bus) Pending(ctx context.Context, durable string) (uint64, error) {
-	c, err := b.js.Consumer(ctx, StreamName, durable)
+	return b.pending(ctx, StreamName, durable)
+}
+
+func (b *Bus) pending(ctx context.Context, stream, durable string) (uint64, error) {
+	c, err := b.js.Consumer(ctx, stream, durable)
 	if err != nil {
 		return 0, err
 	}

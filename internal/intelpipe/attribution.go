@@ -13,9 +13,9 @@ import (
 	"github.com/decnet-go/decnet/internal/store"
 )
 
-// attribute is the attribution worker (S4), a consumer of its own of the
-// same session_recorded events: once the BEHAVE worker has stored a
-// session's observations (all at once), it links the attacker to its stub
+// attribute is attribution (S4) over one session_recorded event, as
+// behaveBatch does it for a batch: once the session's observations are
+// stored (all at once), it links the attacker to its stub
 // identity and recomputes, for each primitive the session observed, the
 // state over the identity's whole series with attribution.Aggregate. The
 // state row is written when it differs, and
@@ -49,55 +49,69 @@ func (p *Pipeline) attribute(ctx context.Context, e event.Event) error {
 	if err != nil {
 		return err
 	}
-	for _, o := range obs {
-		if err := p.attributePrimitive(ctx, identity, o.Primitive); err != nil {
-			return err
-		}
+	primitives := make([]string, len(obs))
+	for i, o := range obs {
+		primitives[i] = o.Primitive
 	}
-	return nil
+	return p.attributePrimitives(ctx, identity, primitives)
 }
 
-// attributePrimitive recomputes and stores the state of one primitive of
-// an identity, publishing state_changed on a transition.
-func (p *Pipeline) attributePrimitive(ctx context.Context, identity, primitive string) error {
-	points, err := p.cfg.Store.ObservationsForIdentityPrimitive(ctx, identity, primitive)
+// attributePrimitives recomputes the states of some primitives of an
+// identity from their whole series, stores the ones that moved in one
+// transaction and publishes state_changed for each transition. Three
+// queries however many primitives the session observed.
+func (p *Pipeline) attributePrimitives(ctx context.Context, identity string, primitives []string) error {
+	series, err := p.cfg.Store.ObservationsForIdentity(ctx, identity, primitives...)
 	if err != nil {
 		return err
 	}
-	series := make([]attribution.Observation, len(points))
-	for i, pt := range points {
-		series[i] = attribution.Observation{TS: pt.TS, Value: pt.Value, Confidence: pt.Confidence}
-	}
-	res := attribution.Aggregate(attribution.MergerFor(string(behave.KindOf(primitive))), series)
-	prev, err := p.cfg.Store.AttributionState(ctx, identity, primitive)
-	existed := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	states, err := p.cfg.Store.AttributionStates(ctx, identity)
+	if err != nil {
 		return err
 	}
-	next := store.AttributionState{IdentityUUID: identity, Primitive: primitive, CurrentValue: res.CurrentValue,
-		State: string(res.Status), Confidence: res.Confidence, ObservationCount: res.ObservationCount,
-		LastChangeTS: prev.LastChangeTS, LastObservationTS: res.LastObservationTS}
-	changed := !existed || prev.State != next.State
-	if changed {
-		next.LastChangeTS = res.LastObservationTS
+	prevs := make(map[string]store.AttributionState, len(states))
+	for _, st := range states {
+		prevs[st.Primitive] = st
 	}
-	if existed && !changed && prev.ObservationCount == next.ObservationCount && prev.Confidence == next.Confidence &&
-		prev.LastObservationTS == next.LastObservationTS && bytes.Equal(compactJSON(prev.CurrentValue), compactJSON(next.CurrentValue)) {
-		return nil // a replay: nothing moved
-	}
-	if err := p.cfg.Store.UpsertAttributionState(ctx, next); err != nil {
-		return err
-	}
-	if changed {
-		var old any
-		if existed {
-			old = prev.State
+	var writes []store.AttributionState
+	var transitions []map[string]any
+	for _, primitive := range primitives {
+		points := series[primitive]
+		obs := make([]attribution.Observation, len(points))
+		for i, pt := range points {
+			obs[i] = attribution.Observation{TS: pt.TS, Value: pt.Value, Confidence: pt.Confidence}
 		}
-		p.cfg.Publish(attribution.SubjectStateChanged, map[string]any{
-			"identity_uuid": identity, "primitive": primitive, "old_state": old, "new_state": next.State,
-			"current_value": next.CurrentValue, "confidence": next.Confidence,
-			"observation_count": next.ObservationCount, "ts": epoch(time.Now()),
-		})
+		res := attribution.Aggregate(attribution.MergerFor(string(behave.KindOf(primitive))), obs)
+		prev, existed := prevs[primitive]
+		next := store.AttributionState{IdentityUUID: identity, Primitive: primitive, CurrentValue: res.CurrentValue,
+			State: string(res.Status), Confidence: res.Confidence, ObservationCount: res.ObservationCount,
+			LastChangeTS: prev.LastChangeTS, LastObservationTS: res.LastObservationTS}
+		changed := !existed || prev.State != next.State
+		if changed {
+			next.LastChangeTS = res.LastObservationTS
+		}
+		if existed && !changed && prev.ObservationCount == next.ObservationCount && prev.Confidence == next.Confidence &&
+			prev.LastObservationTS == next.LastObservationTS && bytes.Equal(compactJSON(prev.CurrentValue), compactJSON(next.CurrentValue)) {
+			continue // a replay: nothing moved
+		}
+		writes = append(writes, next)
+		if changed {
+			var old any
+			if existed {
+				old = prev.State
+			}
+			transitions = append(transitions, map[string]any{
+				"identity_uuid": identity, "primitive": primitive, "old_state": old, "new_state": next.State,
+				"current_value": next.CurrentValue, "confidence": next.Confidence,
+				"observation_count": next.ObservationCount, "ts": epoch(time.Now()),
+			})
+		}
+	}
+	if err := p.cfg.Store.UpsertAttributionStates(ctx, writes); err != nil {
+		return err
+	}
+	for _, t := range transitions {
+		p.cfg.Publish(attribution.SubjectStateChanged, t)
 	}
 	return nil
 }

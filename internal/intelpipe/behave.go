@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/decnet-go/decnet/internal/behave"
@@ -54,22 +55,35 @@ func (p *Pipeline) recordingOf(e event.Event) (recording, bool) {
 // observations stored, and attacker.observation.<primitive> published for
 // the ones that are new.
 func (p *Pipeline) behave(ctx context.Context, e event.Event) error {
+	rows, err := p.sessionObservations(ctx, e)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	fresh, err := p.cfg.Store.UpsertObservations(ctx, rows)
+	if err != nil {
+		return err
+	}
+	p.publishObservations(e, rows, fresh)
+	return nil
+}
+
+// sessionObservations analyses the recording a session_recorded event
+// names into observation rows of its attacker; none for another event, an
+// unreadable recording (logged) or a session with nothing to observe.
+func (p *Pipeline) sessionObservations(ctx context.Context, e event.Event) ([]store.Observation, error) {
 	r, ok := p.recordingOf(e)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	attacker, err := p.attackerUUID(ctx, e)
 	if err != nil || attacker == "" {
-		return err
+		return nil, err
 	}
 	obs, err := p.analyze(r)
 	if err != nil {
 		p.log.Warn("behave: cannot read recording; skipped", "event", e.ID, "decky", e.Decky,
 			"service", e.Service, "src_ip", e.SrcIP, "recording", r.rel, "err", err)
-		return nil
-	}
-	if len(obs) == 0 {
-		return nil
+		return nil, nil
 	}
 	rows := make([]store.Observation, len(obs))
 	for i, o := range obs {
@@ -77,16 +91,95 @@ func (p *Pipeline) behave(ctx context.Context, e event.Event) error {
 			Confidence: o.Confidence, Window: store.ObservationWindow(o.Window), Source: o.Source,
 			EvidenceRef: o.EvidenceRef, IdentityRef: o.IdentityRef, AttackerUUID: attacker}
 	}
-	fresh, err := p.cfg.Store.UpsertObservations(ctx, rows)
-	if err != nil {
-		return err
-	}
+	return rows, nil
+}
+
+// publishObservations sends attacker.observation.<primitive> for the rows
+// that are new.
+func (p *Pipeline) publishObservations(e event.Event, rows []store.Observation, fresh []bool) {
 	for i, o := range rows {
 		if fresh[i] {
 			p.cfg.Publish(TopicObservationPrefix+o.Primitive, observationPayload(o, e))
 		}
 	}
-	return nil
+}
+
+// behaveBatch is the BEHAVE stage (S3b) with attribution (S4) over a batch
+// of session_recorded events: every session's observations are stored in
+// one transaction, attacker.observation.<primitive> published for the new
+// ones, then each identity the batch touched is attributed once over the
+// primitives its sessions observed. A redelivered batch stores the same
+// rows, publishes nothing and attributes to the same states.
+func (p *Pipeline) behaveBatch(ctx context.Context, events []event.Event) []error {
+	errs := make([]error, len(events))
+	var idx []int // events with observations, and their rows
+	var sets [][]store.Observation
+	for i, e := range events {
+		errs[i] = guard(e, func() error {
+			rows, err := p.sessionObservations(ctx, e)
+			if err == nil && len(rows) > 0 {
+				idx, sets = append(idx, i), append(sets, rows)
+			}
+			return err
+		})
+	}
+	if len(sets) == 0 {
+		return errs
+	}
+	fresh, err := p.cfg.Store.UpsertObservationSets(ctx, sets)
+	if err != nil {
+		for _, i := range idx {
+			errs[i] = err
+		}
+		return errs
+	}
+	// Attribution per identity, in the order the batch met them.
+	type work struct {
+		events     []int
+		primitives []string
+	}
+	identities := map[string]*work{}
+	var order []string
+	identityOf := map[string]string{} // attacker → identity
+	for k, i := range idx {
+		p.publishObservations(events[i], sets[k], fresh[k])
+		attacker := sets[k][0].AttackerUUID
+		identity, ok := identityOf[attacker]
+		if !ok {
+			identity, err = p.cfg.Store.EnsureStubIdentityForAttacker(ctx, attacker)
+			switch {
+			case errors.Is(err, store.ErrNotFound): // the attacker was deleted meanwhile
+			case err != nil:
+				errs[i] = err
+				continue
+			}
+			identityOf[attacker] = identity
+		}
+		if identity == "" {
+			continue
+		}
+		w := identities[identity]
+		if w == nil {
+			w = &work{}
+			identities[identity] = w
+			order = append(order, identity)
+		}
+		w.events = append(w.events, i)
+		for _, o := range sets[k] {
+			if !slices.Contains(w.primitives, o.Primitive) {
+				w.primitives = append(w.primitives, o.Primitive)
+			}
+		}
+	}
+	for _, identity := range order {
+		w := identities[identity]
+		if err := p.attributePrimitives(ctx, identity, w.primitives); err != nil {
+			for _, i := range w.events {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
 }
 
 // analyze reads and analyses one recording, refusing any path that would

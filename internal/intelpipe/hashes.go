@@ -32,29 +32,69 @@ func (p *Pipeline) hashes(ctx context.Context, e event.Event) error {
 	case event.TypeFileCaptured:
 		sha, _ := e.Fields["sha256"].(string)
 		orig, _ := e.Fields["orig_path"].(string)
-		return p.sighting(ctx, e, sha, path.Ext(orig), "")
+		_, err := p.sighting(ctx, e, sha, path.Ext(orig), "")
+		return err
 	case "message_stored":
 		subject, _ := e.Fields["subject"].(string)
-		for _, a := range attachmentsOf(e.Fields["attachments_json"]) {
-			if err := p.sighting(ctx, e, a.SHA256, path.Ext(a.Filename), subject); err != nil {
+		atts := attachmentsOf(e.Fields["attachments_json"])
+		var match *bool // nil: no attachment, or no hash provider answered
+		for _, a := range atts {
+			m, err := p.sighting(ctx, e, a.SHA256, path.Ext(a.Filename), subject)
+			if err != nil {
 				return err
 			}
+			if m != nil && (match == nil || *m) {
+				match = m
+			}
 		}
+		p.emailReceived(ctx, e, atts, match)
 	}
 	return nil
 }
 
-// sighting records one file hash, checked against the hash providers.
-func (p *Pipeline) sighting(ctx context.Context, e event.Event, sha, ext, subject string) error {
+// TopicEmailReceived announces a message kept by smtp or smtp_relay.
+const TopicEmailReceived = "email.received"
+
+// emailReceived publishes email.received for a message_stored event: a
+// projection without recipient addresses or body (the PII rule of the TTP
+// evidence), with mal_hash_match only when the message had attachments and
+// a hash provider answered for them. The msg_id is the source_id, so tags
+// from this notice and from the raw event are one tag.
+func (p *Pipeline) emailReceived(ctx context.Context, e event.Event, atts []attachment, match *bool) {
+	attacker := ""
+	if e.SrcIP != "" {
+		if a, err := p.cfg.Store.AttackerByIP(ctx, e.SrcIP); err == nil {
+			attacker = a.UUID
+		}
+	}
+	msgID, _ := e.Fields["msg_id"].(string)
+	shas, exts := make([]string, len(atts)), make([]string, len(atts))
+	for i, a := range atts {
+		shas[i], exts[i] = strings.ToLower(a.SHA256), strings.ToLower(path.Ext(a.Filename))
+	}
+	payload := map[string]any{"attacker_uuid": nullable(attacker), "attacker_ip": e.SrcIP, "decky": e.Decky,
+		"service": e.Service, "session_id": nullable(e.Session), "msg_id": msgID, "source_id": msgID,
+		"subject": e.Fields["subject"], "mail_from_domain": e.Fields["mail_from_domain"],
+		"rcpt_count": e.Fields["rcpt_count"], "attachment_count": len(atts), "attachment_sha256s": shas,
+		"attachment_extensions": exts, "ts": epoch(e.Time)}
+	if len(atts) > 0 && match != nil {
+		payload["mal_hash_match"] = *match
+	}
+	p.cfg.Publish(TopicEmailReceived, payload)
+}
+
+// sighting records one file hash, checked against the hash providers,
+// and returns the providers' answer (nil when none answered).
+func (p *Pipeline) sighting(ctx context.Context, e event.Event, sha, ext, subject string) (*bool, error) {
 	sha = strings.ToLower(sha)
 	if len(sha) != 64 {
-		return nil
+		return nil, nil
 	}
 	attacker := ""
 	if e.SrcIP != "" {
 		var err error
 		if attacker, err = p.attackerUUID(ctx, e); err != nil {
-			return err // the ingest worker has not made the attacker row yet
+			return nil, err // the ingest worker has not made the attacker row yet
 		}
 	}
 	s := store.AttachmentSighting{SHA256: sha, DeckyUUID: e.Decky, AttackerUUID: attacker,
@@ -71,7 +111,7 @@ func (p *Pipeline) sighting(ctx context.Context, e event.Event, sha, ext, subjec
 		}
 	}
 	_, err := p.cfg.Store.UpsertObservedAttachment(ctx, s)
-	return err
+	return s.MalHashMatch, err
 }
 
 type attachment struct {
@@ -144,9 +184,9 @@ func (p *Pipeline) queueEnrich(ip string) {
 	}
 }
 
-// enrichLoop asks the per-address providers about queued addresses and
-// publishes attacker.intel.enriched. The store has no attacker_intel table
-// yet, so the report lives on the bus only.
+// enrichLoop asks the per-address providers (and the GeoIP/ASN databases)
+// about queued addresses, stores the answers as the attacker's
+// attacker_intel row and publishes attacker.intel.enriched.
 func (p *Pipeline) enrichLoop(ctx context.Context) {
 	for {
 		select {
@@ -157,12 +197,9 @@ func (p *Pipeline) enrichLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			attacker := ""
-			if row, err := p.cfg.Store.AttackerByIP(ctx, a.String()); err == nil {
-				attacker = row.UUID
-			}
+			attacker, verdict := p.storeIntel(ctx, a, r)
 			p.cfg.Publish(TopicIntelEnriched, map[string]any{
-				"attacker_uuid": nullable(attacker), "attacker_ip": a.String(), "level": r.Level,
+				"attacker_uuid": nullable(attacker), "attacker_ip": a.String(), "aggregate_verdict": nullable(verdict), "level": r.Level,
 				"malicious": r.Malicious, "verdicts": r.Verdicts, "location": r.Location,
 				"providers": p.cfg.Enricher.Providers(), "ts": epoch(time.Now()),
 			})

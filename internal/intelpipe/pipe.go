@@ -37,7 +37,11 @@ import (
 
 // Durable consumer names of the stages.
 const (
-	DurableBehave      = "intel-behave"
+	DurableBehave = "intel-behave"
+	// DurableAttribution was the attribution stage's own consumer; the
+	// BEHAVE stage now attributes each batch of sessions right after
+	// storing their observations, and Start drops this consumer when an
+	// older version left it.
 	DurableAttribution = "intel-attribution"
 	DurableHashes      = "intel-hashes"
 	DurableProber      = "intel-prober"
@@ -55,15 +59,19 @@ const (
 type Store interface {
 	AttackerByIP(ctx context.Context, ip string) (store.Attacker, error)
 	UpsertObservations(ctx context.Context, os []store.Observation) ([]bool, error)
+	UpsertObservationSets(ctx context.Context, sets [][]store.Observation) ([][]bool, error)
 	ObservationsForEvidence(ctx context.Context, evidenceRef string) ([]store.Observation, error)
-	ObservationsForIdentityPrimitive(ctx context.Context, identityUUID, primitive string) ([]store.ObservationPoint, error)
+	ObservationsForIdentity(ctx context.Context, identityUUID string, primitives ...string) (map[string][]store.ObservationPoint, error)
 	EnsureStubIdentityForAttacker(ctx context.Context, attackerUUID string) (string, error)
-	AttributionState(ctx context.Context, identityUUID, primitive string) (store.AttributionState, error)
-	UpsertAttributionState(ctx context.Context, a store.AttributionState) error
+	AttributionStates(ctx context.Context, identityUUID string) ([]store.AttributionState, error)
+	UpsertAttributionStates(ctx context.Context, states []store.AttributionState) error
 	MultiActorIdentities(ctx context.Context) ([]store.MultiActor, error)
 	UpsertObservedAttachment(ctx context.Context, a store.AttachmentSighting) (string, error)
 	RecordFingerprint(ctx context.Context, attackerUUID string, port int, probeType, hash string, at time.Time) (store.FingerprintChange, error)
-	SetAttackerProfile(ctx context.Context, attackerUUID string, p store.AttackerProfile) error
+	SetAttackerProfiles(ctx context.Context, profiles map[string]store.AttackerProfile) error
+	AddFingerprints(ctx context.Context, fps []store.FingerprintSighting) ([]bool, error)
+	AddBounty(ctx context.Context, b store.Bounty) (bool, error)
+	RefreshCredentialReuseOf(ctx context.Context, e event.Event) (store.ReuseUpdate, error)
 }
 
 // Config is what the stages need.
@@ -83,6 +91,9 @@ type Config struct {
 	// MultiActorEvery is the period of the multi-actor check (default
 	// attribution.MultiActorTickSecs).
 	MultiActorEvery time.Duration
+	// Cluster tunes the identity clusterer (docs/identities.md), which runs
+	// when Store implements ClusterStore.
+	Cluster ClusterConfig
 	// Publish sends a derived notification; nil publishes JSON on the
 	// bus's core NATS connection.
 	Publish func(subject string, payload any)
@@ -101,6 +112,8 @@ type Pipeline struct {
 	enriched addrSet         // addresses queued for enrichment
 	targeted addrSet         // addresses handed to the prober
 	timing   timingCache     // the profile stage's unsaved timing samples
+	cluster  *Clusterer      // nil when the store cannot cluster
+	lootMem  lootMemory      // the loot stage's caches
 }
 
 // Start opens the durable consumers and runs the stages until Stop.
@@ -122,13 +135,13 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	p.cancel = cancel
 	type stage struct {
 		durable, filter string
-		h               handler
+		h               batchHandler
 	}
 	stages := []stage{
-		{DurableBehave, event.SubjectPrefix + "*.*." + typeSessionRecorded, p.behave},
-		{DurableAttribution, event.SubjectPrefix + "*.*." + typeSessionRecorded, p.attribute},
-		{DurableHashes, event.SubjectAll, p.hashes},
+		{DurableBehave, event.SubjectPrefix + "*.*." + typeSessionRecorded, p.behaveBatch},
+		{DurableHashes, event.SubjectAll, perEvent(p.hashes)},
 		{DurableProfile, event.SubjectAll, p.profile},
+		{DurableLoot, event.SubjectAll, perEvent(p.loot)},
 	}
 	if cfg.Probe != nil && len(cfg.Probe.Allow) > 0 {
 		s, err := prober.NewScheduler(*cfg.Probe, cfg.Prober, func(r prober.Result) { p.probed(rctx, r) })
@@ -137,14 +150,22 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 			return nil, err
 		}
 		p.sched = s
-		stages = append(stages, stage{DurableProber, event.SubjectAll, p.probeTargets})
+		stages = append(stages, stage{DurableProber, event.SubjectAll, perEvent(p.probeTargets)})
 		p.wg.Go(func() { s.Run(rctx) })
 	}
-	if cfg.Enricher != nil && len(cfg.Enricher.Providers()) > 0 {
+	if cs, ok := cfg.Store.(ClusterStore); ok {
+		p.cluster = NewClusterer(cs, p.cfg.Publish, cfg.Cluster, p.log.With("worker", "intel-cluster"))
+		p.wg.Go(func() { p.cluster.Run(rctx) })
+	}
+	if cfg.Enricher != nil && (len(cfg.Enricher.Providers()) > 0 || cfg.Enricher.Geo() != nil) {
 		p.enrichQ = make(chan netip.Addr, 1024)
 		for range 4 {
 			p.wg.Go(func() { p.enrichLoop(rctx) })
 		}
+		p.wg.Go(func() { p.refreshIntelLoop(rctx) })
+	}
+	if err := cfg.Bus.DropConsumer(ctx, DurableAttribution); err != nil {
+		p.log.Warn("intelpipe: cannot drop the old attribution consumer", "err", err)
 	}
 	for _, s := range stages {
 		c, err := cfg.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: s.durable, Filter: s.filter,
@@ -190,7 +211,7 @@ func retryLater(after time.Duration, reason string) error { return &retryError{a
 // depends on; past it the stage gives up on the event, saying so.
 const maxDefer = 10 * time.Minute
 
-func (p *Pipeline) consume(ctx context.Context, name string, c *bus.Consumer, h handler) {
+func (p *Pipeline) consume(ctx context.Context, name string, c *bus.Consumer, h batchHandler) {
 	defer c.Stop()
 	log := p.log.With("worker", name)
 	for {
@@ -205,29 +226,38 @@ func (p *Pipeline) consume(ctx context.Context, name string, c *bus.Consumer, h 
 			}
 			continue
 		}
+		var events []event.Event
 		for _, d := range ds {
 			if d.Err != nil {
 				log.Error("discarding undecodable message", "err", d.Err)
 				d.Term()
 				continue
 			}
-			var again time.Duration
-			for _, e := range d.Events {
-				err := safely(ctx, h, e)
-				if err == nil {
-					continue
-				}
-				if ctx.Err() != nil {
-					return // shutting down: the delivery comes back on the next start
-				}
-				var r *retryError
-				if errors.As(err, &r) {
-					again = max(again, r.after)
-					continue
-				}
-				log.Warn("event failed, will retry", "event", e.ID, "type", e.Type, "err", err)
-				again = max(again, 5*time.Second)
+			events = append(events, d.Events...)
+		}
+		errs := safely(ctx, log, h, events)
+		if ctx.Err() != nil {
+			return // shutting down: the deliveries come back on the next start
+		}
+		at := 0
+		for _, d := range ds {
+			if d.Err != nil {
+				continue
 			}
+			var again time.Duration
+			for i, e := range d.Events {
+				err := errs[at+i]
+				var r *retryError
+				switch {
+				case err == nil:
+				case errors.As(err, &r):
+					again = max(again, r.after)
+				default:
+					log.Warn("event failed, will retry", "event", e.ID, "type", e.Type, "err", err)
+					again = max(again, 5*time.Second)
+				}
+			}
+			at += len(d.Events)
 			if again > 0 {
 				d.Nak(again)
 			} else {
@@ -237,9 +267,44 @@ func (p *Pipeline) consume(ctx context.Context, name string, c *bus.Consumer, h 
 	}
 }
 
-// safely runs h, turning a panic into a logged, dropped event: one bad
-// event never stops a stage.
-func safely(ctx context.Context, h handler, e event.Event) (err error) {
+// batchHandler processes the events of the deliveries one fetch returned,
+// in order; errs[i] is the outcome of events[i] as a handler's. A stage
+// that gains from seeing many events at once (one read and one write per
+// attacker, not per event) is one; the others are perEvent.
+type batchHandler func(ctx context.Context, events []event.Event) (errs []error)
+
+// perEvent runs h on each event in turn.
+func perEvent(h handler) batchHandler {
+	return func(ctx context.Context, events []event.Event) []error {
+		errs := make([]error, len(events))
+		for i, e := range events {
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				continue
+			}
+			errs[i] = guard(e, func() error { return h(ctx, e) })
+		}
+		return errs
+	}
+}
+
+// safely runs h over events; a panic drops the batch, logged, so one bad
+// event never stops a stage (perEvent guards each event on its own).
+func safely(ctx context.Context, log *slog.Logger, h batchHandler, events []event.Event) (errs []error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("intelpipe: handler panic; batch dropped", "events", len(events), "panic", r, "stack", string(debug.Stack()))
+			errs = make([]error, len(events))
+		}
+	}()
+	if len(events) == 0 {
+		return nil
+	}
+	return h(ctx, events)
+}
+
+// guard runs f, turning a panic into a logged, dropped event.
+func guard(e event.Event, f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			slog.Error("intelpipe: handler panic; event dropped", "event", e.ID, "type", e.Type,
@@ -247,7 +312,7 @@ func safely(ctx context.Context, h handler, e event.Event) (err error) {
 			err = nil
 		}
 	}()
-	return h(ctx, e)
+	return f()
 }
 
 // publishNATS publishes payload as JSON on core NATS, best effort.

@@ -52,6 +52,19 @@ func (p *published) count(prefix string) int {
 	return n
 }
 
+// all returns the payloads published on subject.
+func (p *published) all(subject string) []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []map[string]any
+	for _, m := range p.msgs {
+		if m.subject == subject {
+			out = append(out, m.payload)
+		}
+	}
+	return out
+}
+
 // fixture is a pipeline over a fresh SQLite store, without a bus: the
 // handlers are called directly, as the consumers would.
 type fixture struct {
@@ -351,7 +364,7 @@ func BenchmarkStagesFromBus(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer p.Stop()
-	for _, d := range []string{DurableHashes, DurableBehave, DurableAttribution} {
+	for _, d := range []string{DurableHashes, DurableBehave} {
 		for {
 			left, err := bs.Pending(ctx, d)
 			if err == nil && left == 0 {
@@ -365,4 +378,62 @@ func BenchmarkStagesFromBus(b *testing.B) {
 		b.Fatalf("last captured file not recorded: %+v %v", a, err)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+type fakeHashes map[string]bool
+
+func (fakeHashes) Name() string { return "fakebazaar" }
+func (h fakeHashes) IsMalicious(_ context.Context, sha string) (bool, intel.Verdict, error) {
+	return h[sha], intel.Verdict{Provider: "fakebazaar", Malicious: h[sha]}, nil
+}
+
+// TestEmailReceived: message_stored becomes email.received without
+// recipient addresses, with mal_hash_match only when the message had
+// attachments, true when one of them is known bad.
+func TestEmailReceived(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	bad, good := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	f.p.cfg.Enricher = intel.NewEnricher(intel.EnricherConfig{Hashes: []intel.MalHashProvider{fakeHashes{bad: true}}})
+	f.attacker(t, "198.51.100.30")
+	mail := func(id string, atts ...string) {
+		t.Helper()
+		e := event.New("decky-01", "smtp", "message_stored")
+		e.SrcIP = "198.51.100.30"
+		var list []string
+		for i, sha := range atts {
+			list = append(list, fmt.Sprintf(`{"filename":"invoice%d.doc","sha256":%q}`, i, sha))
+		}
+		e.Fields = map[string]any{"msg_id": id, "subject": "Invoice", "mail_from_domain": "example.net",
+			"rcpt_count": 2, "attachments_json": "[" + strings.Join(list, ",") + "]"}
+		if err := f.p.hashes(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mail("m1", good, bad)
+	mail("m2", good)
+	mail("m3")
+	got := map[string]map[string]any{}
+	for _, m := range f.pub.all(TopicEmailReceived) {
+		got[m["msg_id"].(string)] = m
+	}
+	if len(got) != 3 {
+		t.Fatalf("email.received: %v", got)
+	}
+	if m := got["m1"]; m["mal_hash_match"] != true || m["attachment_count"] != float64(2) || m["source_id"] != "m1" || m["attacker_uuid"] == nil {
+		t.Errorf("m1: %v", m)
+	}
+	if m := got["m2"]; m["mal_hash_match"] != false {
+		t.Errorf("m2: %v", m)
+	}
+	if _, ok := got["m3"]["mal_hash_match"]; ok {
+		t.Errorf("m3 has no attachment but carries mal_hash_match: %v", got["m3"])
+	}
+	for _, m := range got {
+		for k := range m {
+			if strings.Contains(k, "rcpt_to") || k == "body" || k == "mail_from" {
+				t.Errorf("email.received carries %s", k)
+			}
+		}
+	}
 }

@@ -360,56 +360,139 @@ func (c *timingCache) get(ip string) *pendingTiming {
 	return pt
 }
 
-// profile is the profile stage: one event of an attacker in, its profile
-// updated when something changed, attacker.observed when the stage first
-// profiles it and attacker.scored when its score changes.
-func (p *Pipeline) profile(ctx context.Context, e event.Event) error {
-	if e.SrcIP == "" || platformServices[e.Service] {
-		return nil
+// profile is the profile stage over a batch of events: each attacker's
+// events are folded into its profile in order (one read per attacker), the
+// profiles that changed are written in one transaction, then
+// attacker.observed goes out when the stage first profiles an attacker and
+// attacker.scored when its score changed. errs[i] is the outcome of
+// events[i], as a handler's.
+func (p *Pipeline) profile(ctx context.Context, events []event.Event) (errs []error) {
+	errs = make([]error, len(events))
+	byIP := map[string][]int{}
+	var ips []string
+	for i, e := range events {
+		if e.SrcIP == "" || platformServices[e.Service] {
+			continue
+		}
+		if _, ok := byIP[e.SrcIP]; !ok {
+			ips = append(ips, e.SrcIP)
+		}
+		byIP[e.SrcIP] = append(byIP[e.SrcIP], i)
 	}
-	a, err := p.cfg.Store.AttackerByIP(ctx, e.SrcIP)
+	writes := map[string]store.AttackerProfile{}
+	var done []profileUpdate
+	for _, ip := range ips {
+		u, err := p.profileAttacker(ctx, ip, events, byIP[ip], errs)
+		if err != nil {
+			for _, i := range byIP[ip] {
+				errs[i] = err
+			}
+			continue
+		}
+		if u != nil {
+			writes[u.a.UUID] = u.next
+			done = append(done, *u)
+		}
+	}
+	if err := p.cfg.Store.SetAttackerProfiles(ctx, writes); err != nil {
+		for _, u := range done {
+			for _, i := range byIP[u.a.IP] {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	for _, u := range done {
+		u.pt.unsaved, u.pt.savedAt = 0, time.Now()
+		u.publish(p.cfg.Publish)
+	}
+	return errs
+}
+
+// profileUpdate is one attacker's new profile, written by the batch.
+type profileUpdate struct {
+	a    store.Attacker
+	next store.AttackerProfile
+	pt   *pendingTiming
+	e    event.Event // the attacker's first event of the batch
+}
+
+// publish sends attacker.observed on the attacker's first profile and
+// attacker.scored when its score changed.
+func (u profileUpdate) publish(publish func(string, any)) {
+	a, pr, first := u.a, u.next, u.a.Profile == nil
+	if first {
+		publish(TopicAttackerObserved, map[string]any{"attacker_uuid": a.UUID, "attacker_ip": a.IP,
+			"decky": u.e.Decky, "service": u.e.Service, "event_type": u.e.Type, "first_seen": a.FirstSeen})
+	}
+	if first || pr.ThreatScore != a.Profile.ThreatScore {
+		prev := any(nil)
+		if !first {
+			prev = a.Profile.ThreatScore
+		}
+		publish(TopicAttackerScored, map[string]any{"attacker_uuid": a.UUID, "attacker_ip": a.IP,
+			"threat_score": pr.ThreatScore, "previous_score": prev, "event_count": a.EventCount,
+			"service_count": len(a.Services), "decky_count": len(a.Deckies), "credential_count": a.CredentialCount,
+			"command_count": a.CommandCount, "is_traversal": len(a.Deckies) >= 2, "tools": pr.Tools,
+			"kill_chain_phases": pr.Phases, "actor": pr.Actor})
+	}
+}
+
+// profileAttacker folds the events at idx, all from ip, into its
+// attacker's profile and returns the update to write, or nil when nothing
+// material moved. A session_recorded event whose BEHAVE modality is not
+// stored yet gets a retry in errs and the rest still folds in (folding is
+// idempotent, so its redelivery changes nothing twice). An error fails all
+// of ip's events.
+func (p *Pipeline) profileAttacker(ctx context.Context, ip string, events []event.Event, idx []int, errs []error) (*profileUpdate, error) {
+	a, err := p.cfg.Store.AttackerByIP(ctx, ip)
 	switch {
-	case errors.Is(err, store.ErrNotFound) && time.Since(e.Time) < maxDefer:
-		return retryLater(2*time.Second, "no attacker row yet for "+e.SrcIP)
+	case errors.Is(err, store.ErrNotFound) && time.Since(events[idx[0]].Time) < maxDefer:
+		return nil, retryLater(2*time.Second, "no attacker row yet for "+ip)
 	case errors.Is(err, store.ErrNotFound):
-		return nil
+		return nil, nil
 	case err != nil:
-		return fmt.Errorf("attacker of %s: %w", e.SrcIP, err)
+		return nil, fmt.Errorf("attacker of %s: %w", ip, err)
 	}
 	var pr store.AttackerProfile
 	if a.Profile != nil {
 		pr = *a.Profile
 		pr.Tools, pr.Phases = slices.Clone(pr.Tools), slices.Clone(pr.Phases)
 	}
-	if e.Type == typeSessionRecorded {
-		m, err := p.sessionModality(ctx, e)
-		if err != nil {
-			return err
-		}
-		if m != "" {
-			pr.Modality = m
-		}
-	}
-	for _, t := range ToolsOf(e) {
-		if !slices.Contains(pr.Tools, t) {
-			pr.Tools = append(pr.Tools, t)
-		}
-	}
-	slices.Sort(pr.Tools)
-	for _, ph := range PhasesOf(e) {
-		if !slices.Contains(pr.Phases, ph) {
-			pr.Phases = append(pr.Phases, ph)
-		}
-	}
-	slices.SortFunc(pr.Phases, func(x, y string) int { return slices.Index(phaseOrder, x) - slices.Index(phaseOrder, y) })
-
-	pt := p.timing.get(e.SrcIP)
+	pt := p.timing.get(ip)
 	if pt.t.LastTS.Before(pr.Timing.LastTS) {
 		pt.t, pt.unsaved = pr.Timing, 0 // the store is ahead (another stage instance, or a restart)
 	}
-	if actionEvent(e) && addInterval(&pt.t, e.Time) {
-		pt.unsaved++
+	for _, i := range idx {
+		e := events[i]
+		if e.Type == typeSessionRecorded {
+			m, err := p.sessionModality(ctx, e)
+			var r *retryError
+			switch {
+			case errors.As(err, &r):
+				errs[i] = err
+			case err != nil:
+				return nil, err
+			case m != "":
+				pr.Modality = m
+			}
+		}
+		for _, t := range ToolsOf(e) {
+			if !slices.Contains(pr.Tools, t) {
+				pr.Tools = append(pr.Tools, t)
+			}
+		}
+		for _, ph := range PhasesOf(e) {
+			if !slices.Contains(pr.Phases, ph) {
+				pr.Phases = append(pr.Phases, ph)
+			}
+		}
+		if actionEvent(e) && addInterval(&pt.t, e.Time) {
+			pt.unsaved++
+		}
 	}
+	slices.Sort(pr.Tools)
+	slices.SortFunc(pr.Phases, func(x, y string) int { return slices.Index(phaseOrder, x) - slices.Index(phaseOrder, y) })
 	pr.Timing = pt.t
 	pr.Actor, pr.ActorBasis = ClassifyActor(pr.Timing, pr.Modality)
 	pr.ThreatScore = ThreatScore(a, pr)
@@ -419,29 +502,10 @@ func (p *Pipeline) profile(ctx context.Context, e event.Event) error {
 		pr.Actor != a.Profile.Actor || pr.ActorBasis != a.Profile.ActorBasis || pr.Modality != a.Profile.Modality ||
 		pr.ThreatScore != a.Profile.ThreatScore
 	if !material && (pt.unsaved == 0 || (pt.unsaved < timingFlushN && time.Since(pt.savedAt) < timingFlushAge)) {
-		return nil
+		return nil, nil
 	}
 	pr.UpdatedAt = time.Now().UTC()
-	if err := p.cfg.Store.SetAttackerProfile(ctx, a.UUID, pr); err != nil {
-		return err
-	}
-	pt.unsaved, pt.savedAt = 0, time.Now()
-	if first {
-		p.cfg.Publish(TopicAttackerObserved, map[string]any{"attacker_uuid": a.UUID, "attacker_ip": a.IP,
-			"decky": e.Decky, "service": e.Service, "event_type": e.Type, "first_seen": a.FirstSeen})
-	}
-	if first || pr.ThreatScore != a.Profile.ThreatScore {
-		prev := any(nil)
-		if !first {
-			prev = a.Profile.ThreatScore
-		}
-		p.cfg.Publish(TopicAttackerScored, map[string]any{"attacker_uuid": a.UUID, "attacker_ip": a.IP,
-			"threat_score": pr.ThreatScore, "previous_score": prev, "event_count": a.EventCount,
-			"service_count": len(a.Services), "decky_count": len(a.Deckies), "credential_count": a.CredentialCount,
-			"command_count": a.CommandCount, "is_traversal": len(a.Deckies) >= 2, "tools": pr.Tools,
-			"kill_chain_phases": pr.Phases, "actor": pr.Actor})
-	}
-	return nil
+	return &profileUpdate{a: a, next: pr, pt: pt, e: events[idx[0]]}, nil
 }
 
 // sessionModality returns the BEHAVE input modality of the session a

@@ -159,7 +159,7 @@ func TestProfileStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
-		if err := f.p.profile(ctx, e); err != nil {
+		if err := profileOne(ctx, f.p, e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -183,9 +183,9 @@ func TestProfileStage(t *testing.T) {
 		t.Error("no attacker.scored")
 	}
 
-	// Redelivery changes nothing and publishes nothing.
-	for _, e := range evs {
-		if err := f.p.profile(ctx, e); err != nil {
+	// Redelivery, one batch of them all, changes nothing and publishes nothing.
+	for _, err := range f.p.profile(ctx, evs) {
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -198,7 +198,7 @@ func TestProfileStage(t *testing.T) {
 	if _, err := f.st.IngestBatch(ctx, []event.Event{e}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.p.profile(ctx, e); err != nil {
+	if err := profileOne(ctx, f.p, e); err != nil {
 		t.Fatal(err)
 	}
 	if f.pub.count(TopicAttackerScored) != scored+1 {
@@ -213,7 +213,12 @@ func TestProfileStage(t *testing.T) {
 	// An address without a row waits for the ingest worker.
 	e = event.New("decky-01", "http", event.TypeRequest)
 	e.SrcIP = "198.51.100.21"
-	if err := f.p.profile(ctx, e); err == nil {
+	if err := profileOne(ctx, f.p, e); err == nil {
 		t.Error("no row: want a retry")
 	}
+}
+
+// profileOne runs the profile stage on one event.
+func profileOne(ctx context.Context, p *Pipeline, e event.Event) error {
+	return p.profile(ctx, []event.Event{e})[0]
 }

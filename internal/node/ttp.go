@@ -24,17 +24,19 @@ type ttpStage struct {
 	states   *ttpworker.States
 	worker   *ttpworker.Worker
 	consumer *bus.Consumer
+	derived  *bus.DerivedConsumer
 	sub      *nats.Subscription
 	hup      chan os.Signal
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
 
-// startTTP starts the tagging worker on its own durable consumer of the raw
-// events. Rules are the embedded ones with cfg.RulesDir laid over them,
-// reloaded when the directory changes or on SIGHUP; rule states come from
-// ttp_rule_state, re-read when the API announces a change
-// (ttp.rule.state.<id>) and every few seconds.
+// startTTP starts the tagging worker on its own durable consumers of the
+// raw events and of the derived notifications (bus.DerivedStream). Rules
+// are the embedded ones with cfg.RulesDir laid over them, reloaded when the
+// directory changes or on SIGHUP, and mirrored into ttp_rule at start and
+// on each reload; rule states come from ttp_rule_state, re-read when the
+// API announces a change (ttp.rule.state.<id>) and every few seconds.
 func (n *Node) startTTP(ctx context.Context, cfg Config) error {
 	set, err := ttp.Load(cfg.RulesDir, attack.Default())
 	if err != nil {
@@ -42,12 +44,27 @@ func (n *Node) startTTP(ctx context.Context, cfg Config) error {
 	}
 	t := &ttpStage{states: &ttpworker.States{Store: n.Store, Log: cfg.Log}}
 	n.ttp = t
-	t.engine = ttp.New(set, ttp.Options{States: t.states, Logger: cfg.Log.With("worker", "ttp")})
+	t.engine = ttp.New(set, ttp.Options{States: t.states, Fingerprints: ttp.KnownFingerprints(), Logger: cfg.Log.With("worker", "ttp")})
 	if t.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ttpworker.Durable, Filter: event.SubjectAll}); err != nil {
 		return err
 	}
-	t.worker = &ttpworker.Worker{Source: t.consumer, Store: n.Store, Engine: t.engine, Publish: n.Bus.Conn(),
+	if t.derived, err = n.Bus.DerivedConsumer(ctx, bus.ConsumerOptions{Durable: ttpworker.DurableDerived, Filters: ttpworker.DerivedTopics}); err != nil {
+		return err
+	}
+	t.worker = &ttpworker.Worker{Source: t.consumer, Derived: t.derived, Store: n.Store, Engine: t.engine, Publish: n.Bus.Conn(),
 		Log: cfg.Log.With("worker", "ttp")}
+	mirrorBy := "embedded"
+	if cfg.RulesDir != "" {
+		mirrorBy = "filesystem"
+	}
+	mirror := func(set *ttp.RuleSet) {
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := ttpworker.MirrorRules(mctx, n.Store, set, mirrorBy); err != nil {
+			cfg.Log.Warn("ttp: rules not mirrored into ttp_rule", "err", err)
+		}
+	}
+	mirror(set)
 	if t.sub, err = n.Bus.Conn().Subscribe("ttp.rule.state.>", func(*nats.Msg) { t.states.Invalidate() }); err != nil {
 		return err
 	}
@@ -61,7 +78,7 @@ func (n *Node) startTTP(ctx context.Context, cfg Config) error {
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			ttpworker.WatchDir(wctx, t.engine, cfg.RulesDir, 5*time.Second, t.hup, cfg.Log.With("worker", "ttp"))
+			ttpworker.WatchDir(wctx, t.engine, cfg.RulesDir, 5*time.Second, t.hup, cfg.Log.With("worker", "ttp"), mirror)
 		}()
 	}
 	return nil
@@ -95,6 +112,9 @@ func (n *Node) stopTTP(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		for {
 			p, err := n.Bus.Pending(ctx, ttpworker.Durable)
+			if d, derr := n.Bus.DerivedPending(ctx, ttpworker.DurableDerived); derr == nil {
+				p += d
+			}
 			if err != nil || p == 0 || ctx.Err() != nil {
 				break
 			}
@@ -117,5 +137,8 @@ func (n *Node) stopTTP(ctx context.Context) {
 	t.wg.Wait()
 	if t.consumer != nil {
 		t.consumer.Stop()
+	}
+	if t.derived != nil {
+		t.derived.Stop()
 	}
 }

@@ -97,25 +97,50 @@ func validAttributionState(st string) bool {
 // UpsertAttributionState writes the state of (identity, primitive),
 // replacing the previous one; updated_at is set to now.
 func (s *Store) UpsertAttributionState(ctx context.Context, a AttributionState) error {
-	switch {
-	case a.IdentityUUID == "" || a.Primitive == "":
-		return fmt.Errorf("%w: attribution state needs identity_uuid and primitive", ErrInvalid)
-	case !validAttributionState(a.State):
-		return fmt.Errorf("%w: attribution state %q", ErrInvalid, a.State)
-	case !json.Valid(a.CurrentValue):
-		return fmt.Errorf("%w: attribution current_value is not JSON", ErrInvalid)
+	return s.UpsertAttributionStates(ctx, []AttributionState{a})
+}
+
+// UpsertAttributionStates writes several states in one transaction (the
+// primitives one session moved), replacing the previous ones; updated_at
+// is set to now. Nothing is written when one of them is invalid.
+func (s *Store) UpsertAttributionStates(ctx context.Context, states []AttributionState) error {
+	for _, a := range states {
+		switch {
+		case a.IdentityUUID == "" || a.Primitive == "":
+			return fmt.Errorf("%w: attribution state needs identity_uuid and primitive", ErrInvalid)
+		case !validAttributionState(a.State):
+			return fmt.Errorf("%w: attribution state %q", ErrInvalid, a.State)
+		case !json.Valid(a.CurrentValue):
+			return fmt.Errorf("%w: attribution current_value is not JSON", ErrInvalid)
+		}
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO attribution_state (identity_uuid, primitive, current_value, state,
+	if len(states) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: attribution state: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := s.txStmt(ctx, tx, `INSERT INTO attribution_state (identity_uuid, primitive, current_value, state,
 		confidence, observation_count, last_change_ts, last_observation_ts, schema_version, updated_at)
 		VALUES (?,?,?,?,?,?,?,?,1,?)
 		ON CONFLICT (identity_uuid, primitive) DO UPDATE SET current_value = excluded.current_value,
 			state = excluded.state, confidence = excluded.confidence, observation_count = excluded.observation_count,
 			last_change_ts = excluded.last_change_ts, last_observation_ts = excluded.last_observation_ts,
-			updated_at = excluded.updated_at`),
-		a.IdentityUUID, a.Primitive, string(a.CurrentValue), a.State, a.Confidence, a.ObservationCount,
-		a.LastChangeTS, a.LastObservationTS, fmtTime(time.Now()))
+			updated_at = excluded.updated_at`)
 	if err != nil {
-		return fmt.Errorf("store: attribution state %s/%s: %w", a.IdentityUUID, a.Primitive, err)
+		return fmt.Errorf("store: attribution state: %w", err)
+	}
+	now := fmtTime(time.Now())
+	for _, a := range states {
+		if _, err := stmt.ExecContext(ctx, a.IdentityUUID, a.Primitive, string(a.CurrentValue), a.State, a.Confidence,
+			a.ObservationCount, a.LastChangeTS, a.LastObservationTS, now); err != nil {
+			return fmt.Errorf("store: attribution state %s/%s: %w", a.IdentityUUID, a.Primitive, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: attribution state: %w", err)
 	}
 	return nil
 }

@@ -22,6 +22,13 @@ type Bounty struct {
 	Payload    json.RawMessage `json:"payload"`
 }
 
+// Bounty types (data-api.md §1.6).
+const (
+	BountyFingerprint = "fingerprint"
+	BountyIPLeak      = "ip_leak"
+	BountyArtifact    = "artifact"
+)
+
 // BountyQuery narrows the bounty list to one type and rows whose address,
 // decky, service or payload contains Search.
 type BountyQuery struct {

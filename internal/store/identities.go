@@ -22,6 +22,7 @@ type Identity struct {
 	ObservationCount  int             `json:"observation_count"`
 	JA3Hashes         []string        `json:"ja3_hashes"`
 	HASSHHashes       []string        `json:"hassh_hashes"`
+	JA4Hashes         []string        `json:"ja4_hashes"`
 	JA4HHashes        []string        `json:"ja4h_hashes"`
 	JA4QUICHashes     []string        `json:"ja4_quic_hashes"`
 	HTTPVersionsSeen  []string        `json:"http_versions_seen"`
@@ -59,7 +60,7 @@ const maxMergeHops = 8
 
 const identityCols = `uuid, campaign_id, first_seen_at, last_seen_at, created_at, updated_at, confidence,
 	observation_count, ja3_hashes, hassh_hashes, ja4h_hashes, ja4_quic_hashes, http_versions_seen, tls_cert_sha256,
-	payload_simhashes, c2_endpoints, ipv6_link_local_iids, kd_digraph_simhash, merged_into_uuid, notes, schema_version`
+	payload_simhashes, c2_endpoints, ipv6_link_local_iids, kd_digraph_simhash, merged_into_uuid, notes, schema_version, ja4_hashes`
 
 // stringList decodes a JSON list column; never nil.
 func stringList(s string) []string {
@@ -89,16 +90,17 @@ func optFloat(f sql.NullFloat64) *float64 {
 func scanIdentity(sc interface{ Scan(...any) error }) (Identity, error) {
 	var i Identity
 	var campaign, first, last, simhash, merged sql.NullString
-	var created, updated, ja3, hassh, ja4h, ja4q, httpv, tls, payload, c2, iids string
+	var created, updated, ja3, hassh, ja4, ja4h, ja4q, httpv, tls, payload, c2, iids string
 	var conf sql.NullFloat64
 	if err := sc.Scan(&i.UUID, &campaign, &first, &last, &created, &updated, &conf, &i.ObservationCount,
-		&ja3, &hassh, &ja4h, &ja4q, &httpv, &tls, &payload, &c2, &iids, &simhash, &merged, &i.Notes, &i.SchemaVersion); err != nil {
+		&ja3, &hassh, &ja4h, &ja4q, &httpv, &tls, &payload, &c2, &iids, &simhash, &merged, &i.Notes, &i.SchemaVersion, &ja4); err != nil {
 		return i, err
 	}
 	i.CampaignID, i.KDDigraphSimhash, i.MergedIntoUUID = campaign.String, simhash.String, merged.String
 	i.FirstSeenAt, i.LastSeenAt, i.Confidence = optTime(first), optTime(last), optFloat(conf)
 	i.CreatedAt, i.UpdatedAt = parseTime(created), parseTime(updated)
 	i.JA3Hashes, i.HASSHHashes, i.JA4HHashes, i.JA4QUICHashes = stringList(ja3), stringList(hassh), stringList(ja4h), stringList(ja4q)
+	i.JA4Hashes = stringList(ja4)
 	i.HTTPVersionsSeen, i.TLSCertSHA256, i.PayloadSimhashes, i.C2Endpoints = stringList(httpv), stringList(tls), stringList(payload), stringList(c2)
 	i.IPv6LinkLocalIIDs = json.RawMessage(iids)
 	return i, nil

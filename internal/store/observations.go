@@ -164,9 +164,52 @@ func (s *Store) ObservationsTimeSeries(ctx context.Context, attackerUUID, primit
 // primitive across every attacker of an identity, oldest first: the input
 // of the attribution state machine.
 func (s *Store) ObservationsForIdentityPrimitive(ctx context.Context, identityUUID, primitive string) ([]ObservationPoint, error) {
-	return s.points(ctx, s.q(`SELECT o.ts, o.value, o.confidence FROM observations o
-		JOIN attackers a ON a.uuid = o.attacker_uuid
-		WHERE a.identity_id = ? AND o.primitive = ? ORDER BY o.ts ASC, o.id ASC`), identityUUID, primitive)
+	series, err := s.ObservationsForIdentity(ctx, identityUUID, primitive)
+	if pts := series[primitive]; pts != nil || err != nil {
+		return pts, err
+	}
+	return []ObservationPoint{}, nil
+}
+
+// ObservationsForIdentity returns, per primitive, the observations of the
+// given primitives across every attacker of an identity, oldest first: the
+// input of the attribution state machine for a whole session in one query.
+//
+// The attackers of the identity drive the query (the identity_id index,
+// then (attacker_uuid, primitive, ts)); joining the other way round lets a
+// planner walk every observation of a primitive fleet-wide.
+func (s *Store) ObservationsForIdentity(ctx context.Context, identityUUID string, primitives ...string) (map[string][]ObservationPoint, error) {
+	out := make(map[string][]ObservationPoint, len(primitives))
+	if len(primitives) == 0 {
+		return out, nil
+	}
+	want := make(map[string]bool, len(primitives))
+	for _, p := range primitives {
+		want[p] = true
+	}
+	// The primitives are filtered here, not in SQL: given "primitive IN
+	// (…)", planners pick the (primitive, ts) index and walk every
+	// observation of those primitives fleet-wide.
+	rs, err := s.db.QueryContext(ctx, s.q(`SELECT o.primitive, o.ts, o.value, o.confidence FROM observations o
+		WHERE o.attacker_uuid IN (SELECT a.uuid FROM attackers a WHERE a.identity_id = ?)
+		ORDER BY o.primitive, o.ts ASC, o.id ASC`), identityUUID)
+	if err != nil {
+		return out, fmt.Errorf("store: observation series of %s: %w", identityUUID, err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var p ObservationPoint
+		var prim, v string
+		if err := rs.Scan(&prim, &p.TS, &v, &p.Confidence); err != nil {
+			return out, err
+		}
+		if !want[prim] {
+			continue
+		}
+		p.Value = json.RawMessage(v)
+		out[prim] = append(out[prim], p)
+	}
+	return out, rs.Err()
 }
 
 func (s *Store) points(ctx context.Context, query string, args ...any) ([]ObservationPoint, error) {

@@ -40,14 +40,35 @@ type ProfileTiming struct {
 // SetAttackerProfile stores the profile of an attacker (and its score in
 // attackers.threat_score). It touches nothing the ingest worker writes.
 func (s *Store) SetAttackerProfile(ctx context.Context, attackerUUID string, p AttackerProfile) error {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
+	return s.SetAttackerProfiles(ctx, map[string]AttackerProfile{attackerUUID: p})
+}
+
+// SetAttackerProfiles stores the profiles of several attackers, keyed by
+// attacker uuid, in one transaction: the profile stage's write per batch.
+func (s *Store) SetAttackerProfiles(ctx context.Context, profiles map[string]AttackerProfile) error {
+	if len(profiles) == 0 {
+		return nil
 	}
-	_, err = s.db.ExecContext(ctx, s.q("UPDATE attackers SET profile = ?, threat_score = ? WHERE uuid = ?"),
-		string(b), p.ThreatScore, attackerUUID)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: set profile of attacker %s: %w", attackerUUID, err)
+		return fmt.Errorf("store: set profiles: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := s.txStmt(ctx, tx, "UPDATE attackers SET profile = ?, threat_score = ? WHERE uuid = ?")
+	if err != nil {
+		return fmt.Errorf("store: set profiles: %w", err)
+	}
+	for id, p := range profiles {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, string(b), p.ThreatScore, id); err != nil {
+			return fmt.Errorf("store: set profile of attacker %s: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: set profiles: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/decnet-go/decnet/internal/event"
 )
 
 // CredentialReuse is one secret (with its principal) seen on two or more
@@ -45,14 +47,77 @@ type ReuseQuery struct {
 // reuseKey identifies a reuse row: the credential_reuse unique key.
 type reuseKey struct{ sha, kind, principal string }
 
+// reuseFold folds credentials rows into one reuse group per key. The
+// per-group lists are folded here, so no dialect's JSON or string
+// aggregation is needed.
+type reuseFold struct {
+	groups  map[reuseKey]*CredentialReuse
+	targets map[reuseKey]map[[2]string]bool
+	order   []reuseKey
+}
+
+// reuseMemberCols are the credentials columns a fold reads, joined with the
+// attacker of each row (alias c for credentials, a for attackers).
+const reuseMemberCols = `c.id, c.secret_sha256, c.secret_kind, c.principal, c.attacker_ip, c.decky,
+	c.service, c.attempt_count, c.first_seen, c.last_seen, a.uuid`
+
+// reuseMember is one credentials row of a fold.
+type reuseMember struct {
+	id                 int64
+	key                reuseKey
+	ip, decky, service string
+	attempts           int
+	first, last        string
+	attacker           sql.NullString
+}
+
+// foldRows reads reuseMemberCols rows into a fold, calling each (when not
+// nil) on every row.
+func foldRows(rs *sql.Rows, each func(reuseMember)) (*reuseFold, error) {
+	defer rs.Close()
+	f := &reuseFold{groups: map[reuseKey]*CredentialReuse{}, targets: map[reuseKey]map[[2]string]bool{}}
+	for rs.Next() {
+		var m reuseMember
+		if err := rs.Scan(&m.id, &m.key.sha, &m.key.kind, &m.key.principal, &m.ip, &m.decky, &m.service, &m.attempts,
+			&m.first, &m.last, &m.attacker); err != nil {
+			return nil, err
+		}
+		if each != nil {
+			each(m)
+		}
+		k := m.key
+		g := f.groups[k]
+		if g == nil {
+			g = &CredentialReuse{SecretSHA256: k.sha, SecretKind: k.kind, Principal: k.principal, Confidence: 1,
+				AttackerUUIDs: []string{}, FirstSeen: parseTime(m.first), LastSeen: parseTime(m.last)}
+			f.groups[k], f.targets[k] = g, map[[2]string]bool{}
+			f.order = append(f.order, k)
+		}
+		g.AttackerIPs, g.Deckies, g.Services = appendNew(g.AttackerIPs, m.ip), appendNew(g.Deckies, m.decky), appendNew(g.Services, m.service)
+		g.AttackerUUIDs = appendNew(g.AttackerUUIDs, m.attacker.String)
+		g.AttemptCount += m.attempts
+		g.FirstSeen, g.LastSeen = minTime(g.FirstSeen, parseTime(m.first)), maxTime(g.LastSeen, parseTime(m.last))
+		f.targets[k][[2]string{m.decky, m.service}] = true
+	}
+	if err := rs.Err(); err != nil {
+		return nil, err
+	}
+	for k, g := range f.groups {
+		g.TargetCount = len(f.targets[k])
+		for _, l := range [][]string{g.AttackerUUIDs, g.AttackerIPs, g.Deckies, g.Services} {
+			slices.Sort(l)
+		}
+		g.AttackerUUIDs, g.AttackerIPs = g.AttackerUUIDs[:min(len(g.AttackerUUIDs), reuseListMax)], g.AttackerIPs[:min(len(g.AttackerIPs), reuseListMax)]
+	}
+	return f, nil
+}
+
 // RefreshCredentialReuse recomputes the reuse rows of every secret used on
 // a credentials row seen at or after since (the zero time: every secret)
 // and reports the ids of the rows it inserted or changed. The computation
-// is a portable GROUP BY over credentials; the per-group lists are folded
-// here, so no dialect's JSON or string aggregation is needed.
+// is a portable GROUP BY over credentials.
 func (s *Store) RefreshCredentialReuse(ctx context.Context, since time.Time) (changed []string, err error) {
-	rs, err := s.db.QueryContext(ctx, s.q(`SELECT c.secret_sha256, c.secret_kind, c.principal, c.attacker_ip, c.decky,
-		c.service, c.attempt_count, c.first_seen, c.last_seen, a.uuid
+	rs, err := s.db.QueryContext(ctx, s.q(`SELECT `+reuseMemberCols+`
 		FROM credentials c
 		JOIN (SELECT secret_sha256, secret_kind, principal FROM credentials
 			GROUP BY secret_sha256, secret_kind, principal HAVING COUNT(*) >= 2 AND MAX(last_seen) >= ?) g
@@ -62,95 +127,212 @@ func (s *Store) RefreshCredentialReuse(ctx context.Context, since time.Time) (ch
 	if err != nil {
 		return nil, fmt.Errorf("store: reuse candidates: %w", err)
 	}
-	groups := map[reuseKey]*CredentialReuse{}
-	targets := map[reuseKey]map[[2]string]bool{}
-	var order []reuseKey
-	for rs.Next() {
-		var k reuseKey
-		var ip, decky, service, first, last string
-		var attempts int
-		var attacker sql.NullString
-		if err := rs.Scan(&k.sha, &k.kind, &k.principal, &ip, &decky, &service, &attempts, &first, &last, &attacker); err != nil {
-			rs.Close()
-			return nil, err
-		}
-		g := groups[k]
-		if g == nil {
-			g = &CredentialReuse{SecretSHA256: k.sha, SecretKind: k.kind, Principal: k.principal, Confidence: 1,
-				AttackerUUIDs: []string{}, FirstSeen: parseTime(first), LastSeen: parseTime(last)}
-			groups[k], targets[k] = g, map[[2]string]bool{}
-			order = append(order, k)
-		}
-		g.AttackerIPs, g.Deckies, g.Services = appendNew(g.AttackerIPs, ip), appendNew(g.Deckies, decky), appendNew(g.Services, service)
-		g.AttackerUUIDs = appendNew(g.AttackerUUIDs, attacker.String)
-		g.AttemptCount += attempts
-		g.FirstSeen, g.LastSeen = minTime(g.FirstSeen, parseTime(first)), maxTime(g.LastSeen, parseTime(last))
-		targets[k][[2]string{decky, service}] = true
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
-		return nil, err
+	f, err := foldRows(rs, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: reuse candidates: %w", err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	now := fmtTime(time.Now())
-	for _, k := range order {
-		g := groups[k]
-		g.TargetCount = len(targets[k])
+	for _, k := range f.order {
+		g := f.groups[k]
 		if g.TargetCount < 2 {
 			continue // several attackers, one target: not reuse
 		}
-		for _, l := range [][]string{g.AttackerUUIDs, g.AttackerIPs, g.Deckies, g.Services} {
-			slices.Sort(l)
-		}
-		id, same, err := s.compareReuse(ctx, tx, g)
+		w, err := s.writeReuse(ctx, tx, g)
 		if err != nil {
 			return nil, err
 		}
-		if same {
-			continue
+		if w.changed {
+			changed = append(changed, g.ID)
 		}
-		uuids, ips, deckies, services := jsonList(g.AttackerUUIDs), jsonList(g.AttackerIPs), jsonList(g.Deckies), jsonList(g.Services)
-		if id == "" {
-			id = newUUID()
-			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO credential_reuse (id, secret_sha256, secret_kind, principal,
-				attacker_uuids, attacker_ips, deckies, services, target_count, attempt_count, confidence, first_seen, last_seen, updated_at)
-				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`), id, k.sha, k.kind, k.principal, uuids, ips, deckies, services,
-				g.TargetCount, g.AttemptCount, g.Confidence, fmtTime(g.FirstSeen), fmtTime(g.LastSeen), now)
-		} else {
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE credential_reuse SET attacker_uuids = ?, attacker_ips = ?, deckies = ?,
-				services = ?, target_count = ?, attempt_count = ?, first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?`),
-				uuids, ips, deckies, services, g.TargetCount, g.AttemptCount, fmtTime(g.FirstSeen), fmtTime(g.LastSeen), now, id)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("store: write credential reuse: %w", err)
-		}
-		changed = append(changed, id)
 	}
 	return changed, tx.Commit()
 }
 
-// compareReuse finds the stored row of g's key: its id ("" when none) and
-// whether it already says what g says.
-func (s *Store) compareReuse(ctx context.Context, tx *sql.Tx, g *CredentialReuse) (id string, same bool, err error) {
+// ReuseUpdate is what refreshing the reuse row of one credential did.
+type ReuseUpdate struct {
+	// CredentialID is the credentials row the event was stored in; 0 when
+	// the ingest has not stored it yet.
+	CredentialID int64
+	// Reuse is the secret's reuse row, nil while the secret has been tried
+	// on one target only.
+	Reuse *CredentialReuse
+	// Inserted: the row is new. Changed: the row was written (new, or
+	// something in it moved — an attempt, an attacker, a target).
+	Inserted, Changed bool
+	// Announce: the row's target count is above the count last announced,
+	// and the new count is now recorded as announced; the caller publishes
+	// credential.reuse.detected (at most once per growth).
+	Announce bool
+}
+
+// RefreshCredentialReuseOf recomputes the reuse row of the secret (and
+// principal) an event's credential carries, from that secret's credentials
+// rows only (an index range, not the whole table). A second event with
+// the same outcome changes nothing and announces nothing. ErrInvalid when
+// the event carries no readable credential.
+func (s *Store) RefreshCredentialReuseOf(ctx context.Context, e event.Event) (ReuseUpdate, error) {
+	var u ReuseUpdate
+	c := e.Credential
+	if c == nil {
+		return u, fmt.Errorf("%w: event %s carries no credential", ErrInvalid, e.ID)
+	}
+	sha, err := c.SHA256()
+	if err != nil {
+		return u, fmt.Errorf("%w: event %s: %v", ErrInvalid, e.ID, err)
+	}
+	k := reuseKey{sha, c.Kind(), cleanText(c.Principal, maxPrincipal)}
+	if u.CredentialID, err = s.knownReuseMember(ctx, k, e); err != nil || u.CredentialID != 0 {
+		return u, err
+	}
+	rs, err := s.db.QueryContext(ctx, s.q(`SELECT `+reuseMemberCols+`
+		FROM credentials c LEFT JOIN attackers a ON a.ip = c.attacker_ip
+		WHERE c.secret_sha256 = ? AND c.secret_kind = ? AND c.principal = ? ORDER BY c.id`), k.sha, k.kind, k.principal)
+	if err != nil {
+		return u, fmt.Errorf("store: reuse of a secret: %w", err)
+	}
+	f, err := foldRows(rs, func(m reuseMember) {
+		if m.ip == e.SrcIP && m.decky == e.Decky && m.service == e.Service {
+			u.CredentialID = m.id
+		}
+	})
+	if err != nil {
+		return u, fmt.Errorf("store: reuse of a secret: %w", err)
+	}
+	g := f.groups[k]
+	if g == nil || g.TargetCount < 2 {
+		return u, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return u, err
+	}
+	defer tx.Rollback()
+	w, err := s.writeReuse(ctx, tx, g)
+	if err != nil {
+		return u, err
+	}
+	u.Reuse, u.Inserted, u.Changed = g, w.inserted, w.changed
+	if g.TargetCount > w.notified {
+		if _, err := tx.ExecContext(ctx, s.q("UPDATE credential_reuse SET notified_targets = ? WHERE id = ?"), g.TargetCount, g.ID); err != nil {
+			return u, fmt.Errorf("store: credential reuse announced: %w", err)
+		}
+		u.Announce = true
+	}
+	if !u.Changed && !u.Announce {
+		return u, nil
+	}
+	return u, tx.Commit()
+}
+
+// knownReuseMember is the fast path of RefreshCredentialReuseOf: when the
+// secret's reuse row exists, another credentials row already used it on
+// the event's target (decky, service), and the row already lists the
+// event's address (or lists as many as it keeps), the event changes
+// nothing but counts, so it returns the event's credentials row id without
+// folding. Zero means "fold": a popular sprayed secret has thousands of
+// rows, and folding them all for every new address was quadratic.
+func (s *Store) knownReuseMember(ctx context.Context, k reuseKey, e event.Event) (int64, error) {
+	var ips string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT attacker_ips FROM credential_reuse
+		WHERE secret_sha256 = ? AND secret_kind = ? AND principal = ?`), k.sha, k.kind, k.principal).Scan(&ips)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: reuse of a secret: %w", err)
+	}
+	var listed []string
+	if json.Unmarshal([]byte(ips), &listed) != nil || (len(listed) < reuseListMax && !slices.Contains(listed, e.SrcIP)) {
+		return 0, nil
+	}
+	var id int64
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT id FROM credentials WHERE attacker_ip = ? AND decky = ? AND service = ?
+		AND secret_kind = ? AND secret_sha256 = ? AND principal = ?`), e.SrcIP, e.Decky, e.Service, k.kind, k.sha, k.principal).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil // not stored yet: the fold says so too
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: reuse member: %w", err)
+	}
+	var other int
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM credentials WHERE secret_sha256 = ? AND secret_kind = ? AND principal = ?
+		AND decky = ? AND service = ? AND id <> ? LIMIT 1`), k.sha, k.kind, k.principal, e.Decky, e.Service, id).Scan(&other)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil // a new target: fold, the count grows
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: reuse target: %w", err)
+	}
+	return id, nil
+}
+
+// reuseListMax bounds the attacker lists of a reuse row: a secret sprayed
+// by thousands of addresses keeps the first reuseListMax of them (sorted);
+// the credentials table has them all.
+const reuseListMax = 100
+
+// reuseWrite is what writeReuse did.
+type reuseWrite struct {
+	inserted, changed bool
+	notified          int // the target count last announced
+}
+
+// writeReuse stores g (a group of two or more targets) unless its row
+// already says the same, and sets g.ID to the row's id.
+func (s *Store) writeReuse(ctx context.Context, tx *sql.Tx, g *CredentialReuse) (w reuseWrite, err error) {
+	id, same, notified, err := s.compareReuse(ctx, tx, g)
+	if err != nil {
+		return w, err
+	}
+	w.notified = notified
+	if same {
+		g.ID = id
+		return w, nil
+	}
+	uuids, ips, deckies, services := jsonList(g.AttackerUUIDs), jsonList(g.AttackerIPs), jsonList(g.Deckies), jsonList(g.Services)
+	now := fmtTime(time.Now())
+	if id == "" {
+		id = newUUID()
+		w.inserted = true
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO credential_reuse (id, secret_sha256, secret_kind, principal,
+			attacker_uuids, attacker_ips, deckies, services, target_count, attempt_count, confidence, first_seen, last_seen, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`), id, g.SecretSHA256, g.SecretKind, g.Principal, uuids, ips, deckies, services,
+			g.TargetCount, g.AttemptCount, g.Confidence, fmtTime(g.FirstSeen), fmtTime(g.LastSeen), now)
+	} else {
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE credential_reuse SET attacker_uuids = ?, attacker_ips = ?, deckies = ?,
+			services = ?, target_count = ?, attempt_count = ?, first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?`),
+			uuids, ips, deckies, services, g.TargetCount, g.AttemptCount, fmtTime(g.FirstSeen), fmtTime(g.LastSeen), now, id)
+	}
+	if err != nil {
+		return w, fmt.Errorf("store: write credential reuse: %w", err)
+	}
+	g.ID, g.UpdatedAt, w.changed = id, parseTime(now), true
+	return w, nil
+}
+
+// compareReuse finds the stored row of g's key: its id ("" when none),
+// whether it already says what g says, and the target count last
+// announced.
+func (s *Store) compareReuse(ctx context.Context, tx *sql.Tx, g *CredentialReuse) (id string, same bool, notified int, err error) {
 	var uuids, ips, deckies, services, first, last string
 	var targetCount, attempts int
 	err = tx.QueryRowContext(ctx, s.q(`SELECT id, attacker_uuids, attacker_ips, deckies, services, target_count, attempt_count,
-		first_seen, last_seen FROM credential_reuse WHERE secret_sha256 = ? AND secret_kind = ? AND principal = ?`),
-		g.SecretSHA256, g.SecretKind, g.Principal).Scan(&id, &uuids, &ips, &deckies, &services, &targetCount, &attempts, &first, &last)
+		first_seen, last_seen, notified_targets FROM credential_reuse WHERE secret_sha256 = ? AND secret_kind = ? AND principal = ?`),
+		g.SecretSHA256, g.SecretKind, g.Principal).Scan(&id, &uuids, &ips, &deckies, &services, &targetCount, &attempts, &first, &last, &notified)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
+		return "", false, 0, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("store: read credential reuse: %w", err)
+		return "", false, 0, fmt.Errorf("store: read credential reuse: %w", err)
 	}
 	same = targetCount == g.TargetCount && attempts == g.AttemptCount && first == fmtTime(g.FirstSeen) && last == fmtTime(g.LastSeen) &&
 		slices.Equal(stringList(uuids), g.AttackerUUIDs) && slices.Equal(stringList(ips), g.AttackerIPs) &&
 		slices.Equal(stringList(deckies), g.Deckies) && slices.Equal(stringList(services), g.Services)
-	return id, same, nil
+	return id, same, notified, nil
 }
 
 func jsonList(l []string) string {

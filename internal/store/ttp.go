@@ -61,35 +61,19 @@ var ErrNoAnchor = fmt.Errorf("%w: ttp tag needs attacker_uuid or identity_uuid",
 // nil). An empty UUID is computed with TagID, an empty CreatedAt is now,
 // empty Evidence is {}.
 func (s *Store) InsertTag(ctx context.Context, t Tag) (bool, error) {
-	switch {
-	case t.AttackerUUID == "" && t.IdentityUUID == "":
-		return false, ErrNoAnchor
-	case t.SourceKind == "" || t.SourceID == "" || t.TechniqueID == "" || t.RuleID == "" || t.AttackRelease == "":
-		return false, fmt.Errorf("%w: ttp tag needs source_kind, source_id, technique_id, rule_id and attack_release", ErrInvalid)
-	case t.Confidence < 0 || t.Confidence > 1:
-		return false, fmt.Errorf("%w: ttp tag confidence %v outside [0, 1]", ErrInvalid, t.Confidence)
-	case t.Confidence < TagConfidenceFloor:
+	if err := t.check(); err != nil {
+		return false, err
+	}
+	if t.Confidence < TagConfidenceFloor {
 		return false, nil
 	}
-	if len(t.Evidence) == 0 {
-		t.Evidence = json.RawMessage("{}")
-	}
-	if !json.Valid(t.Evidence) {
-		return false, fmt.Errorf("%w: ttp tag evidence is not JSON", ErrInvalid)
-	}
-	if t.UUID == "" {
-		t.UUID = TagID(t.SourceKind, t.SourceID, t.RuleID, t.RuleVersion, t.TechniqueID, t.SubTechniqueID)
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = time.Now()
+	if err := t.normalise(); err != nil {
+		return false, err
 	}
 	r, err := s.db.ExecContext(ctx, s.q(`INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
 		session_id, decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence,
 		attack_release, mitre_url, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (uuid) DO NOTHING`),
-		t.UUID, t.SourceKind, t.SourceID, nullStr(t.AttackerUUID), nullStr(t.IdentityUUID), nullStr(t.SessionID),
-		nullStr(t.DeckyID), t.Tactic, t.TechniqueID, nullStr(t.SubTechniqueID), t.Confidence, t.RuleID, t.RuleVersion,
-		string(t.Evidence), t.AttackRelease, nullStr(t.MitreURL), fmtTime(t.CreatedAt))
+		ON CONFLICT (uuid) DO NOTHING`), t.args()...)
 	if isForeignKey(err) {
 		return false, fmt.Errorf("%w: ttp tag anchor does not exist", ErrNotFound)
 	}
@@ -98,6 +82,132 @@ func (s *Store) InsertTag(ctx context.Context, t Tag) (bool, error) {
 	}
 	n, err := r.RowsAffected()
 	return n == 1, err
+}
+
+// check validates a tag the way the schema's CHECKs would.
+func (t *Tag) check() error {
+	switch {
+	case t.AttackerUUID == "" && t.IdentityUUID == "":
+		return ErrNoAnchor
+	case t.SourceKind == "" || t.SourceID == "" || t.TechniqueID == "" || t.RuleID == "" || t.AttackRelease == "":
+		return fmt.Errorf("%w: ttp tag needs source_kind, source_id, technique_id, rule_id and attack_release", ErrInvalid)
+	case t.Confidence < 0 || t.Confidence > 1:
+		return fmt.Errorf("%w: ttp tag confidence %v outside [0, 1]", ErrInvalid, t.Confidence)
+	}
+	return nil
+}
+
+// normalise fills the defaults of a checked tag: {} evidence, the TagID,
+// now as the creation time.
+func (t *Tag) normalise() error {
+	if len(t.Evidence) == 0 {
+		t.Evidence = json.RawMessage("{}")
+	}
+	if !json.Valid(t.Evidence) {
+		return fmt.Errorf("%w: ttp tag evidence is not JSON", ErrInvalid)
+	}
+	if t.UUID == "" {
+		t.UUID = TagID(t.SourceKind, t.SourceID, t.RuleID, t.RuleVersion, t.TechniqueID, t.SubTechniqueID)
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
+	return nil
+}
+
+func (t *Tag) args() []any {
+	return []any{t.UUID, t.SourceKind, t.SourceID, nullStr(t.AttackerUUID), nullStr(t.IdentityUUID), nullStr(t.SessionID),
+		nullStr(t.DeckyID), t.Tactic, t.TechniqueID, nullStr(t.SubTechniqueID), t.Confidence, t.RuleID, t.RuleVersion,
+		string(t.Evidence), t.AttackRelease, nullStr(t.MitreURL), fmtTime(t.CreatedAt)}
+}
+
+// InsertTags stores many tags in one transaction, skipping those whose id
+// is already stored (or repeated in tags), and returns the ids of the rows
+// it added, in the order of tags. It checks every tag as InsertTag does
+// (any invalid tag fails the whole call, nothing stored); tags under
+// TagConfidenceFloor are skipped. It is the batch path of the TTP worker:
+// one lookup of the existing ids and multi-row insert-or-ignore statements
+// per call, instead of one statement per tag. The lookup is what tells new
+// rows from old ones without RETURNING; the worker is the only writer of
+// ttp_tag, so nothing lands between the two.
+//
+// A tag whose anchor row does not exist fails the call with ErrNotFound;
+// callers fall back to InsertTag to isolate it.
+func (s *Store) InsertTags(ctx context.Context, tags []Tag) ([]string, error) {
+	keep := make([]Tag, 0, len(tags))
+	seen := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		if err := t.check(); err != nil {
+			return nil, err
+		}
+		if t.Confidence < TagConfidenceFloor {
+			continue
+		}
+		if err := t.normalise(); err != nil {
+			return nil, err
+		}
+		if !seen[t.UUID] {
+			seen[t.UUID] = true
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin tag batch: %w", err)
+	}
+	defer tx.Rollback()
+	stored := map[string]bool{}
+	for start := 0; start < len(keep); start += 500 {
+		part := keep[start:min(start+500, len(keep))]
+		args := make([]any, len(part))
+		for i := range part {
+			args[i] = part[i].UUID
+		}
+		st, err := s.txStmt(ctx, tx, "SELECT uuid FROM ttp_tag WHERE uuid IN ("+placeholders(len(part), 1)+")")
+		if err != nil {
+			return nil, fmt.Errorf("store: tag batch lookup: %w", err)
+		}
+		rs, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: tag batch lookup: %w", err)
+		}
+		for rs.Next() {
+			var id string
+			if err := rs.Scan(&id); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			stored[id] = true
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, err
+		}
+	}
+	fresh := make([]string, 0, len(keep))
+	rows := make([][]any, 0, len(keep))
+	for i := range keep {
+		if !stored[keep[i].UUID] {
+			fresh = append(fresh, keep[i].UUID)
+			rows = append(rows, keep[i].args())
+		}
+	}
+	_, err = s.writeRows(ctx, tx, `INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
+		session_id, decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence,
+		attack_release, mitre_url, created_at)`, "ON CONFLICT (uuid) DO NOTHING", rows)
+	if isForeignKey(err) {
+		return nil, fmt.Errorf("%w: ttp tag anchor does not exist", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: insert %d ttp tags: %w", len(rows), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: commit tag batch: %w", err)
+	}
+	return fresh, nil
 }
 
 // Tag scopes of TagsByScopeAndTechnique.

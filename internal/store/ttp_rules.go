@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -165,4 +166,112 @@ func (s *Store) TagsInScope(ctx context.Context, scope, id string, limit int) ([
 		limit = 1000
 	}
 	return s.tagsWhere(ctx, w, limit, scope+" "+id)
+}
+
+// RuleDef is one rule of the loaded set as ttp_rule mirrors it.
+type RuleDef struct {
+	RuleID           string    `json:"rule_id"`
+	RuleVersion      int       `json:"rule_version"`
+	Name             string    `json:"name"`
+	TechniqueIDs     []string  `json:"technique_ids"` // most specific first-seen order: T1110.001, T1078
+	AppliesTo        []string  `json:"applies_to"`
+	SourcePath       string    `json:"source_path"` // file:line, "embedded:" for built-in rules
+	YAML             string    `json:"yaml_content"`
+	DefinitionSHA256 string    `json:"definition_sha256"`
+	Loaded           bool      `json:"loaded"` // in the set the worker runs now
+	UpdatedAt        time.Time `json:"updated_at"`
+	UpdatedBy        string    `json:"updated_by"`
+}
+
+// SyncRules makes ttp_rule mirror a loaded rule set: every rule of defs is
+// written (a row whose definition hash is unchanged keeps its updated_at
+// and updated_by), and rows of rules no longer in defs are marked not
+// loaded rather than deleted, since stored tags still name them. It runs
+// in one transaction, so readers see one set or the other.
+func (s *Store) SyncRules(ctx context.Context, defs []RuleDef, by string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: sync ttp rules: %w", err)
+	}
+	defer tx.Rollback()
+	have := map[string]string{} // rule_id → definition hash
+	rs, err := tx.QueryContext(ctx, "SELECT rule_id, definition_sha256, loaded FROM ttp_rule")
+	if err != nil {
+		return fmt.Errorf("store: sync ttp rules: %w", err)
+	}
+	loaded := map[string]bool{}
+	for rs.Next() {
+		var id, sum string
+		var l int
+		if err := rs.Scan(&id, &sum, &l); err != nil {
+			rs.Close()
+			return fmt.Errorf("store: sync ttp rules: %w", err)
+		}
+		have[id], loaded[id] = sum, l != 0
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("store: sync ttp rules: %w", err)
+	}
+	now := fmtTime(time.Now())
+	in := make(map[string]bool, len(defs))
+	for _, d := range defs {
+		in[d.RuleID] = true
+		if sum, ok := have[d.RuleID]; ok && sum == d.DefinitionSHA256 && loaded[d.RuleID] {
+			continue
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_at,
+			updated_by, name, technique_ids, applies_to, definition_sha256, loaded) VALUES (?,?,?,?,?,?,?,?,?,?,1)
+			ON CONFLICT (rule_id) DO UPDATE SET rule_version = excluded.rule_version, source_path = excluded.source_path,
+			yaml_content = excluded.yaml_content, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+			name = excluded.name, technique_ids = excluded.technique_ids, applies_to = excluded.applies_to,
+			definition_sha256 = excluded.definition_sha256, loaded = 1`),
+			d.RuleID, d.RuleVersion, d.SourcePath, d.YAML, now, by, d.Name, strings.Join(d.TechniqueIDs, ","),
+			strings.Join(d.AppliesTo, ","), d.DefinitionSHA256)
+		if err != nil {
+			return fmt.Errorf("store: sync ttp rule %s: %w", d.RuleID, err)
+		}
+	}
+	for id := range have {
+		if !in[id] && loaded[id] {
+			if _, err := tx.ExecContext(ctx, s.q("UPDATE ttp_rule SET loaded = 0, updated_at = ?, updated_by = ? WHERE rule_id = ?"), now, by, id); err != nil {
+				return fmt.Errorf("store: sync ttp rule %s: %w", id, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: sync ttp rules: %w", err)
+	}
+	return nil
+}
+
+// RuleDefs reads the ttp_rule mirror, by rule id.
+func (s *Store) RuleDefs(ctx context.Context) ([]RuleDef, error) {
+	rs, err := s.db.QueryContext(ctx, `SELECT rule_id, rule_version, source_path, yaml_content, updated_at, updated_by, name,
+		technique_ids, applies_to, definition_sha256, loaded FROM ttp_rule ORDER BY rule_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: ttp rules: %w", err)
+	}
+	defer rs.Close()
+	var out []RuleDef
+	for rs.Next() {
+		var d RuleDef
+		var at, techs, kinds string
+		var l int
+		if err := rs.Scan(&d.RuleID, &d.RuleVersion, &d.SourcePath, &d.YAML, &at, &d.UpdatedBy, &d.Name, &techs, &kinds,
+			&d.DefinitionSHA256, &l); err != nil {
+			return nil, fmt.Errorf("store: ttp rules: %w", err)
+		}
+		d.UpdatedAt, d.Loaded = parseTime(at), l != 0
+		d.TechniqueIDs, d.AppliesTo = splitList(techs), splitList(kinds)
+		out = append(out, d)
+	}
+	return out, rs.Err()
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }

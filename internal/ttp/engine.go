@@ -306,7 +306,7 @@ func (e *Engine) emit(tags []Tag, r *Rule, v *view, h hit) []Tag {
 	}
 	sourceID := h.sourceID
 	if sourceID == "" {
-		sourceID = v.ev.ID
+		sourceID = v.sourceID()
 	}
 	var evidence map[string]any
 	for _, em := range r.Emits {
@@ -346,6 +346,26 @@ func (e *Engine) emit(tags []Tag, r *Rule, v *view, h hit) []Tag {
 		})
 	}
 	return tags
+}
+
+// sourceID is the source id of the event's tags: the event id, except for
+// a mail, which its message id names, and a fingerprint seen in a session,
+// which the session names. The raw event and the derived notification of
+// the same thing (message_stored and email.received; a handshake and the
+// attacker.fingerprinted of its session) then give the same tag ids, and
+// an insert-or-ignore store keeps one.
+func (v *view) sourceID() string {
+	switch v.kind {
+	case KindEmail:
+		if id, ok := v.ev.Fields["msg_id"].(string); ok && id != "" {
+			return id
+		}
+	case KindFingerprint:
+		if v.ev.Session != "" {
+			return v.ev.Session
+		}
+	}
+	return v.ev.ID
 }
 
 func (e *Engine) logOnce(key string, msg string, args ...any) {

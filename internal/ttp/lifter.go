@@ -104,6 +104,15 @@ type intelParams struct {
 	HighScoreOnly      []string            `yaml:"high_score_only"` // techniques that need the high score
 }
 
+type reuseParams struct {
+	MinTargets   int `yaml:"min_targets"`   // distinct decky/service targets
+	MinAttackers int `yaml:"min_attackers"` // distinct attackers sharing the secret; 0 = any
+}
+
+type identityParams struct {
+	MinSources int `yaml:"min_sources"` // distinct attackers (source addresses) in the identity
+}
+
 type canaryParams struct {
 	TokenKinds []string `yaml:"token_kinds"`
 	Metrics    []string `yaml:"metrics"`
@@ -224,8 +233,10 @@ func init() {
 	})
 	register(&lifterDef{
 		name: "c2_fingerprint", kinds: []string{KindFingerprint},
-		doc:    "a client fingerprint (HASSH, JA3, JA4, JARM) found in the C2/tool catalogue",
-		params: func() any { return &fingerprintParams{Kinds: []string{"hassh", "ja3_hash", "ja4", "jarm"}} },
+		doc: "a client fingerprint (HASSH, JA3, JA4, JARM) found in the C2/tool catalogue",
+		params: func() any {
+			return &fingerprintParams{Kinds: []string{"hassh", "hassh_server", "ja3_hash", "ja4", "jarm"}}
+		},
 		eval: func(e *Engine, r *Rule, v *view) []hit {
 			if e.opts.Fingerprints == nil {
 				e.logOnce("fp:"+r.ID, "ttp: rule needs a fingerprint catalogue; none configured", "rule", r.ID)
@@ -291,6 +302,70 @@ func init() {
 		},
 	})
 	register(&lifterDef{
+		name: "reuse_detected", kinds: []string{KindCredential},
+		doc:    "the credential-reuse worker saw one secret on at least min_targets deckies/services (and, when set, from at least min_attackers attackers)",
+		params: func() any { return &reuseParams{MinTargets: 2} },
+		check: func(r *Rule) []error {
+			if r.params.(*reuseParams).MinTargets < 1 {
+				return []error{errors.New("min_targets: must be at least 1")}
+			}
+			return nil
+		},
+		eval: func(_ *Engine, r *Rule, v *view) []hit {
+			p := r.params.(*reuseParams)
+			targets, _ := number(v.ev.Fields["target_count"])
+			attackers := max(len(list(v.ev.Fields["attacker_uuids"])), len(list(v.ev.Fields["attacker_ips"])))
+			if int(targets) < p.MinTargets || attackers < p.MinAttackers {
+				return nil
+			}
+			ev := map[string]any{"target_count": int(targets), "attacker_count": attackers}
+			for _, k := range [...]string{"deckies", "services"} {
+				if l := list(v.ev.Fields[k]); len(l) > 0 {
+					ev[k] = l
+				}
+			}
+			if sk, ok := v.get("secret_kind"); ok {
+				ev["secret_kind"] = sk
+			}
+			if id, ok := v.get("id"); ok {
+				ev["reuse_id"] = id
+			}
+			return []hit{{evidence: ev}}
+		},
+	})
+	register(&lifterDef{
+		name: "identity_sources", kinds: []string{KindIdentity},
+		doc:    "an identity (one actor) spans at least min_sources attackers (source addresses): formed over several (observation_uuids, attacker_uuids), or two identities merged",
+		params: func() any { return &identityParams{MinSources: 2} },
+		eval: func(_ *Engine, r *Rule, v *view) []hit {
+			f := v.ev.Fields
+			n, _ := number(f["attacker_count"])
+			// observation_uuids are the attackers the identity links (the
+			// original's name for them, kept by identity.formed).
+			obs := list(f["observation_uuids"])
+			sources := max(int(n), len(list(f["attacker_uuids"])), len(list(f["attacker_ips"])), len(obs))
+			winner, _ := v.get("winner_uuid")
+			loser, _ := v.get("loser_uuid")
+			if winner != "" && loser != "" && winner != loser {
+				sources = max(sources, 2) // each side held at least one attacker
+			}
+			if sources < r.params.(*identityParams).MinSources {
+				return nil
+			}
+			ev := map[string]any{"attacker_count": sources}
+			if id, ok := v.get("identity_uuid"); ok {
+				ev["identity_uuid"] = id
+			}
+			if len(obs) > 0 {
+				ev["observation_count"] = len(obs)
+			}
+			if winner != "" {
+				ev["winner_uuid"], ev["loser_uuid"] = winner, loser
+			}
+			return []hit{{evidence: ev}}
+		},
+	})
+	register(&lifterDef{
 		name: "ipv6_link_local_leak", kinds: []string{KindIPv6Leak},
 		doc: "the attacker's host disclosed a link-local IPv6 address (fe80::/10)",
 		eval: func(_ *Engine, _ *Rule, v *view) []hit {
@@ -319,21 +394,42 @@ func evalAttachment(e *Engine, r *Rule, v *view) []hit {
 		}
 	}
 	atts := decodeAttachments(v.ev.Fields["attachments_json"])
-	for _, a := range atts {
-		ext := a.ext()
+	byExt := func(ext string) {
 		for t, exts := range attachmentTriggers {
 			if slices.Contains(exts, ext) {
 				fire(t)
 			}
 		}
+	}
+	for _, a := range atts {
+		byExt(a.ext())
 		// A double extension ("invoice.pdf.exe") is an executable too.
-		if strings.Count(a.Filename, ".") >= 2 && slices.Contains(attachmentTriggers["executable"], ext) {
+		if strings.Count(a.Filename, ".") >= 2 && slices.Contains(attachmentTriggers["executable"], a.ext()) {
 			fire("executable")
 		}
 	}
+	// email.received carries a PII-safe projection instead of the
+	// attachment list: extensions and the ingester's content flags.
+	if len(atts) == 0 {
+		for _, ext := range list(v.ev.Fields["attachment_extensions"]) {
+			ext = strings.ToLower(ext)
+			if ext != "" && ext[0] != '.' {
+				ext = "." + ext
+			}
+			byExt(ext)
+		}
+	}
+	for flag, t := range map[string]string{"attachment_macros": "office_macro", "html_smuggling": "html_smuggling", "attachment_password_protected": "archive"} {
+		if truthy(v.ev.Fields[flag]) {
+			fire(t)
+		}
+	}
 	var family string
-	if m, ok := v.ev.Fields["mal_hash_match"]; ok && m != nil && m != false && m != "" {
+	if m := v.ev.Fields["mal_hash_match"]; truthy(m) {
 		fire("mal_hash_match")
+		if fam, ok := m.(string); ok && fam != "true" {
+			family = fam
+		}
 	} else if e.opts.Hashes != nil && slices.Contains(want, "mal_hash_match") {
 		shas := list(v.ev.Fields["attachment_sha256s"])
 		for _, a := range atts {
@@ -356,6 +452,21 @@ func evalAttachment(e *Engine, r *Rule, v *view) []hit {
 		ev["mal_hash_match"] = family
 	}
 	return []hit{{evidence: ev}}
+}
+
+// truthy reads a flag that may arrive as a bool, a number or a string
+// (false, 0, "", "false" and "0" are false).
+func truthy(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case string:
+		return v != "" && v != "false" && v != "0"
+	}
+	n, ok := number(v)
+	return !ok || n != 0
 }
 
 func checkIntel(r *Rule) []error {

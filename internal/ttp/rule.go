@@ -478,3 +478,8 @@ func decodeParams(def *lifterDef, n *yaml.Node) (any, error) {
 	}
 	return p, nil
 }
+
+// Definition renders the rule's validated definition back as YAML (what
+// ttp_rule.yaml_content mirrors). It is stable for a given rule, so its
+// hash tells a changed definition from an unchanged one.
+func (r *Rule) Definition() ([]byte, error) { return yaml.Marshal(r) }

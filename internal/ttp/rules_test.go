@@ -109,7 +109,7 @@ var cases = map[string]struct{ pos, neg []any }{
 	"R0027": {pos: []any{cmd(`echo '<?php system($_GET["c"]); ?>' > /var/www/html/x.php`)}, neg: []any{cmd("echo hello > /tmp/x.txt")}},
 	"R0028": {pos: []any{cmd("history -c"), cmd("unset HISTFILE"), cmd("rm -f ~/.bash_history"), cmd("ln -sf /dev/null ~/.bash_history")}, neg: []any{cmd("history | tail")}},
 	"R0029": {pos: []any{cmd("sudo -l"), cmd("su -")}, neg: []any{cmd("echo pseudo")}},
-	"R0030": {pos: []any{typed("jarm", "prober", map[string]any{"jarm": "07d14d16d21d21d07c42d41d00041d24a458a375eef0c576d23a7bab9a9fb1"})}, neg: []any{typed("handshake", "ssh", map[string]any{"hassh": "ec7378c1a92f5a8dde7e8b7a1ddf33d1", "client_version": "SSH-2.0-OpenSSH_9.6"})}},
+	"R0030": {pos: []any{typed("jarm", "prober", map[string]any{"jarm": "07d14d16d21d21d07c42d41d00041d24a458a375eef0c576d23a7bab9a9fb1"}), typed("fingerprint", "prober", map[string]any{"jarm": "07d14d16d21d21d07c42d41d00041d24a458a375eef0c576d23a7bab9a9fb1", "port": 443})}, neg: []any{typed("handshake", "ssh", map[string]any{"hassh": "ec7378c1a92f5a8dde7e8b7a1ddf33d1", "client_version": "SSH-2.0-OpenSSH_9.6"})}},
 	"R0031": {pos: []any{repeat(6, func(i int) event.Event {
 		e := typed("connect", "http", nil)
 		e.Time = t0.Add(time.Duration(i) * time.Minute)
@@ -133,7 +133,7 @@ var cases = map[string]struct{ pos, neg []any }{
 	"R0043": {pos: []any{mail("smtp", map[string]any{"x_mailer": "GoPhish"})}, neg: []any{mail("smtp", map[string]any{"x_mailer": "Microsoft Outlook 16.0"})}},
 	"R0044": {pos: []any{mail("smtp", map[string]any{"mail_from_domain": "xn--pypal-4ve.com", "from_hdr": "PayPal <service@xn--pypal-4ve.com>"})}, neg: []any{mail("smtp", nil)}},
 	"R0045": {pos: []any{mail("smtp", map[string]any{"from_hdr": "CEO <ceo@bigcorp.com>", "mail_from_domain": "mailer.cheap-host.ru"})}, neg: []any{mail("smtp", nil)}},
-	"R0046": {pos: []any{mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("invoice.pdf.exe")}), mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("Q3.docm")}), mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("report.pdf"), "mal_hash_match": "Emotet"}), mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("report.pdf"), "attachment_sha256s": strings.Repeat("de", 32)})}, neg: []any{mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("report.pdf")})}},
+	"R0046": {pos: []any{mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("invoice.pdf.exe")}), mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("Q3.docm")}), mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("report.pdf"), "mal_hash_match": "Emotet"}), mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("report.pdf"), "attachment_sha256s": strings.Repeat("de", 32)}), typed("email", "smtp", map[string]any{"msg_id": "m9", "attachment_count": 1, "attachment_extensions": []any{".pdf"}, "mal_hash_match": true}), typed("email", "smtp", map[string]any{"msg_id": "m10", "attachment_count": 1, "attachment_extensions": []any{"docm"}})}, neg: []any{mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("report.pdf")})}},
 	"R0047": {pos: []any{mail("smtp", map[string]any{"subject": "URGENT: outstanding invoice payment"}), mail("smtp", map[string]any{"subject": "Are you available?"})}, neg: []any{mail("smtp", map[string]any{"subject": "Lunch on friday"})}},
 	"R0048": {pos: []any{mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("docs.zip")})}, neg: []any{mail("smtp", map[string]any{"attachment_count": 1, "attachments_json": att("notes.txt")})}},
 	"R0049": {pos: []any{typed("canary_triggered", "decnet", map[string]any{"kind": "aws_passive", "token_id": "tok1"})}, neg: []any{typed("canary_triggered", "decnet", map[string]any{"kind": "http", "token_id": "tok2"})}},
@@ -181,6 +181,9 @@ var cases = map[string]struct{ pos, neg []any }{
 	"R0095": {pos: []any{cmd("echo /tmp/x >> /etc/rc.local")}, neg: []any{cmd("cat /etc/rc.conf")}},
 	"R0096": {pos: []any{cmd("echo 'nohup /tmp/x &' >> ~/.bashrc")}, neg: []any{cmd("source ~/.bashrc")}},
 	"R0097": {pos: []any{cmd("ssh -p 2222 root@10.0.0.9"), cmd("sshpass -p x ssh a@b")}, neg: []any{cmd("ssh-keygen -t ed25519")}},
+	"R0099": {pos: []any{typed("credential", "decnet", map[string]any{"id": "r1", "secret_kind": "password", "principal": "root", "target_count": 3, "attacker_uuids": []any{"a1"}, "deckies": []any{"d1", "d2"}, "services": []any{"ssh", "ftp"}})}, neg: []any{typed("credential", "decnet", map[string]any{"id": "r2", "target_count": 1, "attacker_uuids": []any{"a1"}})}},
+	"R0100": {pos: []any{typed("credential", "decnet", map[string]any{"id": "r3", "secret_kind": "password", "target_count": 4, "attacker_uuids": []any{"a1", "a2"}, "attacker_ips": []any{"198.51.100.7", "198.51.100.8"}})}, neg: []any{typed("credential", "decnet", map[string]any{"id": "r4", "target_count": 4, "attacker_uuids": []any{"a1"}})}},
+	"R0101": {pos: []any{typed("identity", "decnet", map[string]any{"identity_uuid": "i1", "winner_uuid": "i1", "loser_uuid": "i2"}), typed("identity", "decnet", map[string]any{"identity_uuid": "i3", "observation_uuids": []any{"a1", "a2"}})}, neg: []any{typed("identity", "decnet", map[string]any{"identity_uuid": "i4", "observation_uuids": []any{"o1"}})}},
 	"R0098": {pos: []any{cmd("cat ~/.ssh/known_hosts"), cmd("arp-scan -l")}, neg: []any{cmd("ping localhost")}},
 }
 

@@ -29,6 +29,8 @@ const (
 	KindMailRecon       = "mail_recon"       // smtp VRFY / refused RCPT: address harvesting
 	KindConnect         = "connect"          // a connection opened
 	KindName            = "name_query"       // llmnr / nbns / mdns name resolution
+	KindCredential      = "credential"       // a credential reused across deckies (credential.reuse.detected)
+	KindIdentity        = "identity"         // attackers clustered into one identity (identity.formed / merged)
 )
 
 // defaultField is the field a regex reads when the rule names none.
@@ -54,7 +56,7 @@ var evidenceAllow = map[string]map[string]bool{
 	KindAuthAttempt:     set("username", "method", "service", "outcome", "secret", "client_version", "matched", "field", "fail_count", "password_count", "user_count", "pair_count", "target_count", "usernames", "deckies", "window_s", "first_seen", "last_seen"),
 	KindEmail:           set("subject", "from_domain", "mail_from_domain", "return_path_domain", "rcpt_count", "rcpt_domains", "x_mailer", "dkim_signed", "attachment_count", "attachment_sha256s", "attachment_extensions", "msg_id", "stored_as", "sha256", "mal_hash_match", "trigger", "matched", "field", "service"),
 	KindCanary:          set("kind", "token_id", "metric", "matched_signature"),
-	KindFingerprint:     set("fingerprint_kind", "fingerprint", "label", "client_version", "service"),
+	KindFingerprint:     set("fingerprint_kind", "fingerprint", "label", "client_version", "service", "port", "rotated_from"),
 	KindIPv6Leak:        set("addr", "mac_oui", "iid_kind", "vector", "on_iface", "attacker_v4", "observed_at"),
 	KindIntel:           set("provider", "verdict", "score", "signal", "malware_family", "ip"),
 	KindFile:            set("stored_as", "sha256", "size", "orig_path", "method", "username", "truncated", "malware_family", "matched", "field", "service"),
@@ -65,6 +67,8 @@ var evidenceAllow = map[string]map[string]bool{
 	KindMailRecon:       set("verb", "rcpt_domain", "service", "matched", "field"),
 	KindConnect:         set("service", "count", "mean_interval_s", "jitter_pct", "window_s"),
 	KindName:            set("name", "service", "matched", "field"),
+	KindCredential:      set("secret_kind", "target_count", "attacker_count", "deckies", "services", "reuse_id"),
+	KindIdentity:        set("identity_uuid", "attacker_count", "observation_count", "winner_uuid", "loser_uuid"),
 }
 
 func set(keys ...string) map[string]bool {
@@ -129,14 +133,20 @@ func SourceKind(e *event.Event) string {
 		return KindMailRecon
 	case event.TypeConnect:
 		return KindConnect
-	case "handshake", "tls_client_hello", "jarm":
+	case "handshake", "tls_client_hello", "jarm", KindFingerprint:
 		return KindFingerprint
 	case "ipv6_leak":
 		return KindIPv6Leak
-	case "intel":
+	case KindIntel:
 		return KindIntel
-	case "canary_triggered", "canary_fingerprint":
+	case "canary_triggered", "canary_fingerprint", KindCanary:
 		return KindCanary
+	case KindEmail:
+		return KindEmail
+	case KindCredential:
+		return KindCredential
+	case KindIdentity:
+		return KindIdentity
 	case "name_query":
 		return KindName
 	}

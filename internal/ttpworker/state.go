@@ -87,8 +87,10 @@ func (s *States) refreshLocked() {
 // ones) whenever a rules file's modification time or the set of files
 // changes, checking every interval (default 5 s), and whenever reload
 // receives a value (SIGHUP). A directory with an error keeps the current
-// rules and logs the error. It returns when ctx ends.
-func WatchDir(ctx context.Context, e *ttp.Engine, dir string, interval time.Duration, reload <-chan os.Signal, log *slog.Logger) {
+// rules and logs the error. After each reload it calls reloaded (when not
+// nil) with the new set, e.g. to mirror it into ttp_rule. It returns when
+// ctx ends.
+func WatchDir(ctx context.Context, e *ttp.Engine, dir string, interval time.Duration, reload <-chan os.Signal, log *slog.Logger, reloaded func(*ttp.RuleSet)) {
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
@@ -114,6 +116,9 @@ func WatchDir(ctx context.Context, e *ttp.Engine, dir string, interval time.Dura
 			continue
 		}
 		log.Info("ttp: rules reloaded", "dir", dir, "rules", e.Rules().Len())
+		if reloaded != nil {
+			reloaded(e.Rules())
+		}
 	}
 }
 

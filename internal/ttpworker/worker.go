@@ -1,11 +1,17 @@
-// Package ttpworker is the pipeline stage that tags raw events with ATT&CK
-// techniques: it consumes the event stream durably, runs the TTP engine
-// (single-event rules and windowed lifters), anchors each tag on the
-// attacker of the event's source address, stores it insert-or-ignore and,
-// for rows that are new, publishes ttp.tagged and ttp.rule.fired.<T>.
+// Package ttpworker is the pipeline stage that tags events with ATT&CK
+// techniques. It consumes two JetStream streams durably: the raw events
+// (events.>) and the derived notifications other workers publish after
+// their store writes (attacker.intel.enriched, identity.formed,
+// credential.reuse.detected, email.received, … kept by the DERIVED stream;
+// see DerivedTopics). It runs the TTP engine (single-event rules and
+// windowed lifters), anchors each tag on an attacker (the payload's, or
+// that of the source address) or an identity, stores a batch of
+// deliveries' tags in one transaction, insert-or-ignore, and, for rows that
+// are new, publishes ttp.tagged and ttp.rule.fired.<T>.
 //
 // Redelivered events give the same tag ids, so they insert nothing and
-// publish nothing: the store is the loop guard.
+// publish nothing: the store is the loop guard. The worker's own ttp.>
+// subjects are on no stream it consumes.
 package ttpworker
 
 import (
@@ -23,7 +29,7 @@ import (
 	"github.com/decnet-go/decnet/internal/ttp"
 )
 
-// Durable names the worker's JetStream consumer.
+// Durable names the worker's JetStream consumer of raw events.
 const Durable = "ttp"
 
 // Topics published for new tags (spec intel §5).
@@ -32,15 +38,22 @@ const (
 	TopicFiredPrefix = "ttp.rule.fired."
 )
 
-// Source is where deliveries come from (a *bus.Consumer).
+// Source is where raw-event deliveries come from (a *bus.Consumer).
 type Source interface {
 	Next(ctx context.Context, max int, linger time.Duration) ([]bus.Delivery, error)
+}
+
+// DerivedSource is where derived notifications come from (a
+// *bus.DerivedConsumer over DerivedTopics).
+type DerivedSource interface {
+	Next(ctx context.Context, max int, linger time.Duration) ([]bus.Message, error)
 }
 
 // Store is what the worker needs of the store.
 type Store interface {
 	AttackerByIP(ctx context.Context, ip string) (store.Attacker, error)
 	InsertTag(ctx context.Context, t store.Tag) (bool, error)
+	InsertTags(ctx context.Context, tags []store.Tag) ([]string, error)
 }
 
 // Publisher sends a message on a core NATS subject (a *nats.Conn).
@@ -51,6 +64,7 @@ type Publisher interface {
 // Worker tags events. Set the fields, then Run.
 type Worker struct {
 	Source  Source
+	Derived DerivedSource // nil: derived notifications are not tagged
 	Store   Store
 	Engine  *ttp.Engine
 	Publish Publisher // nil: tags are stored, nothing is published
@@ -63,6 +77,7 @@ type Worker struct {
 	tracker   *ttp.Tracker
 	once      sync.Once
 	mu        sync.Mutex
+	commitMu  sync.Mutex           // one tag batch at a time: the store's new-row check relies on it
 	attempts  map[string]int       // first event id of a delivery → redeliveries
 	held      map[string][]ttp.Tag // event id → tags waiting for their attacker row
 	inserted  atomic.Int64
@@ -103,25 +118,48 @@ func (w *Worker) init() {
 	})
 }
 
-// Run consumes until ctx ends.
+// batchSize bounds the deliveries handled (and the tags stored) together.
+const batchSize = 256
+
+// Run consumes until ctx ends: raw events from Source and, when set,
+// derived notifications from Derived, each in batches of up to 256
+// deliveries stored in one transaction.
 func (w *Worker) Run(ctx context.Context) {
 	w.init()
+	var wg sync.WaitGroup
+	if w.Derived != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				ms, err := w.Derived.Next(ctx, batchSize, 20*time.Millisecond)
+				if err != nil {
+					w.pause(ctx, err)
+					continue
+				}
+				w.HandleDerived(ctx, ms)
+			}
+		}()
+	}
 	for ctx.Err() == nil {
-		ds, err := w.Source.Next(ctx, 256, 20*time.Millisecond)
+		ds, err := w.Source.Next(ctx, batchSize, 20*time.Millisecond)
 		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			w.Log.Warn("ttp: next", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
+			w.pause(ctx, err)
 			continue
 		}
-		for _, d := range ds {
-			w.Handle(ctx, d)
-		}
+		w.HandleBatch(ctx, ds)
+	}
+	wg.Wait()
+}
+
+func (w *Worker) pause(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	w.Log.Warn("ttp: next", "err", err)
+	select {
+	case <-ctx.Done():
+	case <-time.After(100 * time.Millisecond):
 	}
 }
 
@@ -130,96 +168,212 @@ var errNoAttacker = errors.New("no attacker row for the source address")
 
 // Handle tags one delivery and acknowledges it (or asks for it again when
 // a store write failed or its attacker is not stored yet).
-func (w *Worker) Handle(ctx context.Context, d bus.Delivery) {
+func (w *Worker) Handle(ctx context.Context, d bus.Delivery) { w.HandleBatch(ctx, []bus.Delivery{d}) }
+
+// HandleBatch tags deliveries together: their tags are stored in one
+// transaction, then the new ones are announced and the deliveries
+// acknowledged. A failed store write asks for all of them again; a
+// delivery whose attacker is not stored yet is asked for again alone.
+func (w *Worker) HandleBatch(ctx context.Context, ds []bus.Delivery) {
 	w.init()
-	if d.Err != nil {
-		w.Log.Warn("ttp: dropping undecodable message", "err", d.Err)
-		_ = d.Term()
-		return
-	}
-	key := ""
-	if len(d.Events) > 0 {
-		key = d.Events[0].ID
-	}
-	err := w.process(ctx, d.Events)
-	switch {
-	case err == nil:
-	case errors.Is(err, errNoAttacker):
-		w.mu.Lock()
-		w.attempts[key]++
-		n := w.attempts[key]
-		if n > w.Retries || len(w.attempts) > 10_000 {
-			delete(w.attempts, key)
-			for _, ev := range d.Events {
-				delete(w.held, ev.ID)
-			}
-			w.mu.Unlock()
-			w.Log.Info("ttp: dropping tags of events whose attacker is unknown (profiler hasn't caught up)", "event", key)
-			break
+	var items []item
+	live := make([]bool, len(ds))
+	for i, d := range ds {
+		if d.Err != nil {
+			w.Log.Warn("ttp: dropping undecodable message", "err", d.Err)
+			_ = d.Term()
+			continue
 		}
-		w.mu.Unlock()
-		_ = d.Nak(time.Second)
-		return
-	default:
+		live[i] = true
+		for _, ev := range d.Events {
+			items = append(items, item{ev: ev, ip: ev.SrcIP, owner: i})
+		}
+	}
+	missing, err := w.commit(ctx, items, len(ds))
+	if err != nil {
 		msg := err.Error()
 		w.lastErr.Store(&msg)
 		w.Log.Warn("ttp: store write failed; redelivering", "err", err)
-		_ = d.Nak(2 * time.Second)
+		for i, d := range ds {
+			if live[i] {
+				_ = d.Nak(2 * time.Second)
+			}
+		}
 		return
 	}
-	w.mu.Lock()
-	delete(w.attempts, key)
-	w.mu.Unlock()
 	w.lastErr.Store(nil)
-	_ = d.Ack()
+	for i, d := range ds {
+		if !live[i] {
+			continue
+		}
+		key := ""
+		if len(d.Events) > 0 {
+			key = d.Events[0].ID
+		}
+		if missing[i] && w.retry(key, d.Events) {
+			_ = d.Nak(time.Second)
+			continue
+		}
+		w.mu.Lock()
+		delete(w.attempts, key)
+		w.mu.Unlock()
+		_ = d.Ack()
+	}
 }
 
-// process tags events. Tags whose attacker is missing make it return
-// errNoAttacker after the others are stored; redelivery then inserts only
-// what is missing.
-func (w *Worker) process(ctx context.Context, evs []event.Event) error {
-	var missing bool
-	attackers := map[string]string{} // ip → attacker uuid
-	for _, ev := range evs {
-		tags := w.tag(ev)
-		if len(tags) == 0 {
-			continue
-		}
-		id, ok := attackers[ev.SrcIP]
-		if !ok && ev.SrcIP != "" {
-			a, err := w.Store.AttackerByIP(ctx, ev.SrcIP)
-			switch {
-			case err == nil:
-				id = a.UUID
-			case errors.Is(err, store.ErrNotFound):
-			default:
-				return err
-			}
-			attackers[ev.SrcIP] = id
-		}
-		if id == "" {
-			missing = true
-			w.hold(ev.ID, tags)
-			continue
-		}
-		var fresh []ttp.Tag
-		for _, t := range tags {
-			isNew, err := w.Store.InsertTag(ctx, row(t, id))
-			if err != nil {
-				return err
-			}
-			if isNew {
-				fresh = append(fresh, t)
-			}
-		}
-		w.inserted.Add(int64(len(fresh)))
-		w.release(ev.ID)
-		w.announce(id, ev, fresh)
+// retry counts a redelivery of a delivery whose attacker is unknown and
+// reports whether to ask for it again; past Retries its held tags are
+// dropped.
+func (w *Worker) retry(key string, evs []event.Event) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.attempts[key]++
+	if w.attempts[key] <= w.Retries && len(w.attempts) <= 10_000 {
+		return true
 	}
-	if missing {
+	delete(w.attempts, key)
+	for _, ev := range evs {
+		delete(w.held, ev.ID)
+	}
+	w.Log.Info("ttp: dropping tags of events whose attacker is unknown (profiler hasn't caught up)", "event", key)
+	return false
+}
+
+// process tags events as one delivery. Tags whose attacker is missing make
+// it return errNoAttacker after the others are stored; redelivery then
+// inserts only what is missing.
+func (w *Worker) process(ctx context.Context, evs []event.Event) error {
+	w.init()
+	items := make([]item, len(evs))
+	for i, ev := range evs {
+		items[i] = item{ev: ev, ip: ev.SrcIP}
+	}
+	missing, err := w.commit(ctx, items, 1)
+	if err != nil {
+		return err
+	}
+	if missing[0] {
 		return errNoAttacker
 	}
 	return nil
+}
+
+// item is one event to tag, with the anchors its notification named.
+type item struct {
+	ev       event.Event
+	attacker string // anchors given by a derived payload
+	identity string
+	ip       string // else the attacker of this address
+	derived  bool   // a derived notification: dropped, not retried, without an anchor
+	owner    int    // index of its delivery in the batch
+}
+
+// group is the tags of one item, anchored.
+type group struct {
+	attacker, identity string
+	ev                 event.Event
+	tags               []ttp.Tag
+}
+
+// commit tags items, stores every anchored tag in one transaction and
+// announces the rows that are new. missing[owner] is set for deliveries
+// with raw events whose attacker row does not exist yet (their tags are
+// held for the redelivery).
+func (w *Worker) commit(ctx context.Context, items []item, owners int) (missing []bool, err error) {
+	missing = make([]bool, owners)
+	attackers := map[string]string{} // ip → attacker uuid ("" = none)
+	var groups []group
+	var rows []store.Tag
+	for _, it := range items {
+		var tags []ttp.Tag
+		if it.derived {
+			tags = w.Engine.Tag(it.ev)
+		} else {
+			tags = w.tag(it.ev)
+		}
+		if len(tags) == 0 {
+			continue
+		}
+		g := group{attacker: it.attacker, identity: it.identity, ev: it.ev, tags: tags}
+		if g.attacker == "" && g.identity == "" && it.ip != "" {
+			id, ok := attackers[it.ip]
+			if !ok {
+				a, err := w.Store.AttackerByIP(ctx, it.ip)
+				switch {
+				case err == nil:
+					id = a.UUID
+				case errors.Is(err, store.ErrNotFound):
+				default:
+					return missing, err
+				}
+				attackers[it.ip] = id
+			}
+			g.attacker = id
+		}
+		if g.attacker == "" && g.identity == "" {
+			if it.derived {
+				w.Log.Info("ttp: dropping a notification with no attacker or identity (profiler hasn't caught up)",
+					"source_kind", tags[0].SourceKind, "source_id", tags[0].SourceID, "src_ip", it.ip)
+				continue
+			}
+			missing[it.owner] = true
+			w.hold(it.ev.ID, tags)
+			continue
+		}
+		for _, t := range tags {
+			rows = append(rows, row(t, g.attacker, g.identity))
+		}
+		groups = append(groups, g)
+	}
+	if len(groups) == 0 {
+		return missing, nil
+	}
+	w.commitMu.Lock()
+	fresh, err := w.insert(ctx, rows)
+	w.commitMu.Unlock()
+	if err != nil {
+		return missing, err
+	}
+	w.inserted.Add(int64(len(fresh)))
+	isNew := make(map[string]bool, len(fresh))
+	for _, id := range fresh {
+		isNew[id] = true
+	}
+	for _, g := range groups {
+		w.release(g.ev.ID)
+		var added []ttp.Tag
+		for _, t := range g.tags {
+			if isNew[t.ID] {
+				added = append(added, t)
+				delete(isNew, t.ID) // announced once, by the first event that made it
+			}
+		}
+		w.announce(g.attacker, g.identity, g.ev.Session, added)
+	}
+	return missing, nil
+}
+
+// insert stores rows in one transaction and returns the ids of the new
+// ones. A row whose anchor has gone (the attacker was deleted) fails the
+// batch; the rows are then stored one by one and that row is dropped.
+func (w *Worker) insert(ctx context.Context, rows []store.Tag) ([]string, error) {
+	fresh, err := w.Store.InsertTags(ctx, rows)
+	if !errors.Is(err, store.ErrNotFound) {
+		return fresh, err
+	}
+	fresh = fresh[:0]
+	for _, r := range rows {
+		isNew, err := w.Store.InsertTag(ctx, r)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			w.Log.Info("ttp: dropping a tag whose attacker or identity no longer exists", "tag", r.UUID, "rule", r.RuleID)
+		case err != nil:
+			return nil, err
+		case isNew:
+			fresh = append(fresh, r.UUID)
+		}
+	}
+	return fresh, nil
 }
 
 // maxHeld bounds the events whose tags wait for an attacker row.
@@ -258,7 +412,7 @@ func (w *Worker) release(eventID string) {
 	w.mu.Unlock()
 }
 
-func row(t ttp.Tag, attackerUUID string) store.Tag {
+func row(t ttp.Tag, attackerUUID, identityUUID string) store.Tag {
 	ev, err := json.Marshal(t.Evidence)
 	if err != nil || len(t.Evidence) == 0 {
 		ev = []byte("{}")
@@ -268,7 +422,7 @@ func row(t ttp.Tag, attackerUUID string) store.Tag {
 		created = time.Now()
 	}
 	return store.Tag{
-		UUID: t.ID, SourceKind: t.SourceKind, SourceID: t.SourceID, AttackerUUID: attackerUUID,
+		UUID: t.ID, SourceKind: t.SourceKind, SourceID: t.SourceID, AttackerUUID: attackerUUID, IdentityUUID: identityUUID,
 		SessionID: t.Session, DeckyID: t.Decky, Tactic: t.Tactic, TechniqueID: t.TechniqueID,
 		SubTechniqueID: t.SubTechniqueID, Confidence: t.Confidence, RuleID: t.RuleID, RuleVersion: t.RuleVersion,
 		Evidence: ev, AttackRelease: t.AttackRelease, MitreURL: t.MitreURL, CreatedAt: created,
@@ -277,7 +431,7 @@ func row(t ttp.Tag, attackerUUID string) store.Tag {
 
 // Tagged is the ttp.tagged payload.
 type Tagged struct {
-	AttackerUUID    string   `json:"attacker_uuid"`
+	AttackerUUID    string   `json:"attacker_uuid,omitempty"`
 	IdentityUUID    string   `json:"identity_uuid,omitempty"`
 	SessionID       string   `json:"session_id,omitempty"`
 	TagUUIDs        []string `json:"tag_uuids"`
@@ -288,16 +442,16 @@ type Tagged struct {
 type Fired struct {
 	TechniqueID  string   `json:"technique_id"`
 	TagUUIDs     []string `json:"tag_uuids"`
-	AttackerUUID string   `json:"attacker_uuid"`
+	AttackerUUID string   `json:"attacker_uuid,omitempty"`
 	IdentityUUID string   `json:"identity_uuid,omitempty"`
 	SessionID    string   `json:"session_id,omitempty"`
 }
 
-func (w *Worker) announce(attackerUUID string, ev event.Event, fresh []ttp.Tag) {
+func (w *Worker) announce(attackerUUID, identityUUID, session string, fresh []ttp.Tag) {
 	if len(fresh) == 0 || w.Publish == nil {
 		return
 	}
-	msg := Tagged{AttackerUUID: attackerUUID, SessionID: ev.Session}
+	msg := Tagged{AttackerUUID: attackerUUID, IdentityUUID: identityUUID, SessionID: session}
 	byTech := map[string][]string{}
 	var order []string
 	for _, t := range fresh {
@@ -317,7 +471,7 @@ func (w *Worker) announce(attackerUUID string, ev event.Event, fresh []ttp.Tag) 
 	w.send(TopicTagged, msg)
 	w.published.Add(1)
 	for _, tech := range order {
-		w.send(TopicFiredPrefix+tech, Fired{TechniqueID: tech, TagUUIDs: byTech[tech], AttackerUUID: attackerUUID, SessionID: ev.Session})
+		w.send(TopicFiredPrefix+tech, Fired{TechniqueID: tech, TagUUIDs: byTech[tech], AttackerUUID: attackerUUID, IdentityUUID: identityUUID, SessionID: session})
 	}
 }
 

@@ -187,7 +187,7 @@ func TestWatchDirReloads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	hup := make(chan os.Signal, 1)
-	go func() { defer close(done); WatchDir(ctx, e, dir, 10*time.Millisecond, hup, discard()) }()
+	go func() { defer close(done); WatchDir(ctx, e, dir, 10*time.Millisecond, hup, discard(), nil) }()
 	defer func() { cancel(); <-done }()
 	n := set.Len()
 	time.Sleep(50 * time.Millisecond) // the watcher has taken the directory's first fingerprint

@@ -9,5 +9,11 @@
 //
 // Every page renders fully without JavaScript. With JavaScript, filters and
 // pagination swap fragments in place (htmx, vendored under static/) and
-// live parts update from GET /ui/stream (static/app.js).
+// live parts update from GET /ui/stream (static/app.js); recorded shells
+// play back in the page (static/replay.js, reading internal/recording).
+//
+// Pages answer in a bounded time on a large store: lists read one page by
+// an index, filtered counts stop at a cap, and the overview's chart and top
+// lists come from counters kept in memory and advanced with the newest
+// events (counts.go) rather than from scans of the events table.
 package web

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,6 +18,7 @@ const (
 	overviewTop    = 8   // rows in each overview panel
 	rateWindow     = 500 // newest events looked at for events/min
 	eventsPageSize = 50
+	eventsCounted  = 5000 // matches of a filter counted at least (see events)
 	attackersPage  = 25
 	detailRows     = 50 // sessions, commands, credentials, timeline on a profile
 	chartHours     = 24
@@ -57,42 +59,57 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, s *session)
 	if len(v.Latest) > 10 {
 		v.Latest = v.Latest[:10]
 	}
-	agg, err := d.aggregates.get(ctx, now, d.computeAggregates)
-	if err != nil {
+	if v.Chart, v.TopAttackers, v.TopServices, err = d.aggregates(ctx, now); err != nil {
 		return err
 	}
-	v.Chart, v.TopAttackers, v.TopServices = agg.Chart, agg.TopAttackers, agg.TopServices
 	for _, c := range v.TopServices {
 		v.MaxService = max(v.MaxService, c.Sessions)
 	}
-	if v.Captures, _, err = d.st.Credentials(ctx, store.Page{Limit: overviewTop}); err != nil {
+	if v.Captures, err = d.st.LatestCredentials(ctx, overviewTop); err != nil {
 		return err
 	}
 	return d.renderPage(w, r, s, http.StatusOK, "overview", "Overview", v)
 }
 
-// computeAggregates reads the costly overview panels (see aggregateCache).
-func (d *Dashboard) computeAggregates(ctx context.Context) (*aggregates, error) {
-	var a aggregates
-	since := d.now().Truncate(time.Hour).Add(-(chartHours - 1) * time.Hour)
-	hist, err := d.st.EventHistogram(ctx, store.EventQuery{Since: since}, time.Hour)
-	if err != nil {
-		return nil, err
+// Warm builds the overview's counters ahead of the first visit: the first
+// build reads the whole events table once (seconds on a million events),
+// and a page should not wait for it. Errors are left for that visit to
+// report; run it in its own goroutine.
+func (d *Dashboard) Warm(ctx context.Context) {
+	if _, _, _, err := d.aggregates(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		d.log.Warn("web: cannot build the overview counters ahead", "err", err)
 	}
-	a.Chart = hourlyChart(hist, since, chartHours)
-	if a.TopAttackers, _, err = d.st.AttackersSorted(ctx, store.Page{Limit: overviewTop}, store.SortActive); err != nil {
-		return nil, err
+}
+
+// aggregates advances the overview's counters with the events stored
+// since the last look and reads the chart, the busiest addresses and the
+// services with most sessions from them.
+func (d *Dashboard) aggregates(ctx context.Context, now time.Time) (chart, []store.Attacker, []store.ServiceCount, error) {
+	d.counts.mu.Lock()
+	defer d.counts.mu.Unlock()
+	if err := d.counts.advance(ctx, d.st, now); err != nil {
+		return chart{}, nil, nil, err
 	}
-	if a.TopServices, err = d.st.TopServices(ctx, overviewTop); err != nil {
-		return nil, err
+	since := now.Truncate(time.Hour).Add(-(chartHours - 1) * time.Hour)
+	hist, top, svcs := d.counts.snapshot(since, overviewTop)
+	attackers := make([]store.Attacker, 0, len(top))
+	for _, t := range top {
+		a, err := d.st.AttackerByIP(ctx, t.IP)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // not profiled yet
+		}
+		if err != nil {
+			return chart{}, nil, nil, err
+		}
+		attackers = append(attackers, a)
 	}
-	return &a, nil
+	return hourlyChart(hist, since, chartHours), attackers, svcs, nil
 }
 
 // counters reads the overview numbers and the newest events they were
 // derived from (events/min counts those of the last minute).
 func (d *Dashboard) counters(r *http.Request, now time.Time) (counters, []store.EventRow, error) {
-	st, err := d.st.Stats(r.Context())
+	st, err := d.st.DashboardStats(r.Context())
 	if err != nil {
 		return counters{}, nil, err
 	}
@@ -160,10 +177,16 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request, s *session) e
 	q := r.URL.Query()
 	f := parseEventFilter(q)
 	pg := newPager(q, eventsPageSize)
-	rows, total, err := d.st.Events(r.Context(), store.Page{Limit: pg.Size, Offset: pg.Offset(), Search: f.Q,
-		AttackerIP: f.IP, Service: f.Service, Decky: f.Decky, Type: f.Type})
+	// A filtered list is counted up to ten pages past this one, at least
+	// eventsCounted rows: an exact count would scan every event.
+	counted := max(eventsCounted, pg.Offset()+10*pg.Size)
+	rows, total, err := d.st.EventsCapped(r.Context(), store.Page{Limit: pg.Size, Offset: pg.Offset(), Search: f.Q,
+		AttackerIP: f.IP, Service: f.Service, Decky: f.Decky, Type: f.Type}, counted+1)
 	if err != nil {
 		return err
+	}
+	if total > counted {
+		total, pg.AtLeast = counted, true
 	}
 	pg.setTotal(total)
 	v := eventsData{Now: d.now(), Filter: f, Rows: rows, Total: total, Page: pg, Query: q,
@@ -197,17 +220,14 @@ func (d *Dashboard) eventDetail(w http.ResponseWriter, r *http.Request, s *sessi
 	if err != nil || id <= 0 {
 		return errNotFound
 	}
-	rows, _, err := d.st.Events(r.Context(), store.Page{AfterID: id - 1, Limit: 1})
+	row, err := d.st.EventByID(r.Context(), id)
 	if err != nil {
 		return err
-	}
-	if len(rows) == 0 || rows[0].ID != id {
-		return errNotFound
 	}
 	return d.renderPage(w, r, s, http.StatusOK, "event", "Event "+strconv.FormatInt(id, 10), struct {
 		Now   time.Time
 		Event store.EventRow
-	}{d.now(), rows[0]})
+	}{d.now(), row})
 }
 
 // attackersData is the Attackers list.
@@ -264,6 +284,9 @@ type attackerData struct {
 	Credentials  []store.Credential
 	CredentialsN int
 	TTP          []ttpRow // ATT&CK rollup; rows open the inspector drawer
+	// Recordings maps a session id to the event that names its
+	// recording, for the Replay links.
+	Recordings map[string]int64
 }
 
 // attackerDetail is one profile: timeline, sessions, commands and
@@ -291,6 +314,9 @@ func (d *Dashboard) attackerDetail(w http.ResponseWriter, r *http.Request, s *se
 		return err
 	}
 	if v.TTP, err = d.attackerTTP(ctx, a.UUID); err != nil {
+		return err
+	}
+	if v.Recordings, err = d.recordingsOf(ctx, a.IP); err != nil {
 		return err
 	}
 	return d.renderPage(w, r, s, http.StatusOK, "attacker", "Attacker "+a.IP, v)
@@ -331,6 +357,9 @@ func (d *Dashboard) deckies(w http.ResponseWriter, r *http.Request, s *session) 
 // pager is the position in a paginated list.
 type pager struct {
 	Number, Size, Total, Pages int
+	// AtLeast is set when Total is a lower bound: the list was counted up
+	// to Total and has more.
+	AtLeast bool
 }
 
 const maxPage = 100000
@@ -361,6 +390,6 @@ func (p pager) First() int {
 func (p pager) Last() int { return min(p.Offset()+p.Size, p.Total) }
 
 func (p pager) HasPrev() bool { return p.Number > 1 }
-func (p pager) HasNext() bool { return p.Number < p.Pages }
+func (p pager) HasNext() bool { return p.Number < p.Pages || p.AtLeast }
 func (p pager) Prev() int     { return p.Number - 1 }
 func (p pager) Next() int     { return p.Number + 1 }

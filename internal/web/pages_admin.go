@@ -240,6 +240,7 @@ var notices = map[string]string{
 	"role":    "Role of %s changed; their sessions ended.",
 	"reset":   "Password of %s reset; they must change it at next sign-in.",
 	"deleted": "User %s deleted.",
+	"limit":   "Deployment limit set to %s.",
 }
 
 func noticeText(q url.Values) string {

@@ -19,7 +19,7 @@ type insightStore interface {
 	TechniqueRollup(ctx context.Context, scope, id string) ([]store.TechniqueRow, error)
 	TagsByScopeAndTechnique(ctx context.Context, scope, id, techniqueID, subTechniqueID string, limit int) ([]store.Tag, error)
 	FleetTagsByTechnique(ctx context.Context, techniqueID, subTechniqueID string, limit int) ([]store.Tag, error)
-	CredentialReuses(ctx context.Context, q store.ReuseQuery) ([]store.CredentialReuse, int, error)
+	CredentialReuseSummaries(ctx context.Context, limit, ipCap int) ([]store.ReuseSummary, int, error)
 	Identities(ctx context.Context, limit, offset int) ([]store.Identity, int, error)
 	IdentityByUUID(ctx context.Context, id string) (store.Identity, error)
 	AttackersOfIdentity(ctx context.Context, identity string, limit, offset int) ([]store.Attacker, int, error)
@@ -324,17 +324,13 @@ func (d *Dashboard) credentials(w http.ResponseWriter, r *http.Request, s *sessi
 		return err
 	}
 	pg.setTotal(total)
-	rs, reuseN, err := is.CredentialReuses(ctx, store.ReuseQuery{Limit: reuseRows})
+	rs, reuseN, err := is.CredentialReuseSummaries(ctx, reuseRows, reuseIPs)
 	if err != nil {
 		return err
 	}
 	reuse := make([]reuseView, 0, len(rs))
 	for _, x := range rs {
-		v := reuseView{CredentialReuse: x, IPs: x.AttackerIPs, MoreIPs: len(x.AttackerIPs) - reuseIPs}
-		if v.MoreIPs > 0 {
-			v.IPs = v.IPs[:reuseIPs]
-		}
-		reuse = append(reuse, v)
+		reuse = append(reuse, reuseView{CredentialReuse: x.CredentialReuse, IPs: x.AttackerIPs, MoreIPs: x.AttackerCount - len(x.AttackerIPs)})
 	}
 	return d.renderPage(w, r, s, http.StatusOK, "credentials", "Credentials", struct {
 		Now    time.Time

@@ -30,19 +30,24 @@ type Store interface {
 	Users(ctx context.Context) ([]store.User, error)
 	SetPassword(ctx context.Context, userUUID, hash string, mustChange bool, validFrom int64) error
 
-	Stats(ctx context.Context) (store.Stats, error)
+	DashboardStats(ctx context.Context) (store.Stats, error)
 	Events(ctx context.Context, p store.Page) ([]store.EventRow, int, error)
+	EventsCapped(ctx context.Context, p store.Page, atMost int) ([]store.EventRow, int, error)
+	EventByID(ctx context.Context, id int64) (store.EventRow, error)
 	EventsAfter(ctx context.Context, after int64, limit int) ([]store.EventRow, error)
 	MaxEventID(ctx context.Context) (int64, error)
 	EventHistogram(ctx context.Context, q store.EventQuery, interval time.Duration) ([]store.HistogramBucket, error)
 	AttackersSorted(ctx context.Context, p store.Page, sortBy string) ([]store.Attacker, int, error)
 	AttackerByUUID(ctx context.Context, id string) (store.Attacker, error)
+	AttackerByIP(ctx context.Context, ip string) (store.Attacker, error)
+	EventDigestsAfter(ctx context.Context, after int64, limit int) ([]store.EventDigest, error)
+	OverviewBase(ctx context.Context, since time.Time) (store.OverviewBase, error)
+	LatestCredentials(ctx context.Context, n int) ([]store.Credential, error)
 	AttackerServiceActivity(ctx context.Context, ip string) (store.ServiceActivity, error)
 	Sessions(ctx context.Context, p store.Page) ([]store.Session, int, error)
 	Credentials(ctx context.Context, p store.Page) ([]store.Credential, int, error)
 	Commands(ctx context.Context, ip string, limit, offset int) ([]store.Command, int, error)
 	Deckies(ctx context.Context) ([]store.DeckyRow, error)
-	TopServices(ctx context.Context, limit int) ([]store.ServiceCount, error)
 }
 
 // Config is what the dashboard needs from the process that runs it.
@@ -63,6 +68,12 @@ type Config struct {
 	// Notify publishes a live operation's outcome as the API does; nil
 	// publishes nothing.
 	Notify func(subject string, payload any)
+	// DataDir is where the node keeps its files; session recordings are
+	// read under <DataDir>/deckies. Empty disables replay.
+	DataDir string
+	// Settings describes the node on the Settings screen and changes what
+	// may be changed there; nil shows what the dashboard knows by itself.
+	Settings *Settings
 }
 
 // DefaultSessionTTL matches the API's default token lifetime.
@@ -78,13 +89,15 @@ type Dashboard struct {
 	sessions *sessions
 	logins   *limiter
 	pages    *pages
-	// aggregates caches the overview's costly panels.
-	aggregates aggregateCache
-	mux        *http.ServeMux
+	// counts are the overview's chart and top lists, advanced on each look.
+	counts overviewCounts
+	mux    *http.ServeMux
 	// Admin actions (pages_admin.go).
 	fleet    api.Fleet
 	services *honeypot.Registry
 	notifyFn func(subject string, payload any)
+	dataDir  string
+	settings Settings
 
 	// Stream timing; tests shorten them.
 	pollEvery      time.Duration
@@ -106,6 +119,10 @@ func New(cfg Config, st Store) *Dashboard {
 		fleet:          cfg.Fleet,
 		services:       cfg.Services,
 		notifyFn:       cfg.Notify,
+		dataDir:        cfg.DataDir,
+	}
+	if cfg.Settings != nil {
+		d.settings = *cfg.Settings
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -151,6 +168,10 @@ func (d *Dashboard) routes() {
 
 	d.adminRoutes() // deckies' services and files, users (pages_admin.go)
 	d.ttpRoutes()
+	d.handle("GET /ui/recordings/{id}", viewer, d.replay)
+	d.handle("GET /ui/recordings/{id}/events", viewer, d.replayEvents)
+	d.handle("GET /ui/settings", viewer, d.settingsPage)
+	d.handleBody("POST /ui/settings/deployment-limit", adminFormBytes, d.setDeploymentLimit)
 }
 
 // ServeHTTP sets the headers every dashboard response carries, then routes.

@@ -1,0 +1,122 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DerivedStream is the JetStream stream that keeps the pipeline's derived
+// notifications: what the workers publish on core NATS after a store write
+// (attacker.intel.enriched, identity.formed, credential.reuse.detected, …).
+// JetStream stores every core NATS publish on a stream's subjects, so the
+// publishers stay fire-and-forget while a consumer that was down (the TTP
+// worker) catches up on what it missed.
+const DerivedStream = "DERIVED"
+
+// DerivedSubjects are the derived subject trees the stream keeps. ttp.> is
+// not among them: the TTP worker publishes it and consumes this stream, and
+// a stream over its own output would be a loop to guard. They must not
+// overlap the raw event stream's events.> (JetStream refuses overlapping
+// streams).
+var DerivedSubjects = []string{
+	"attacker.>", "attribution.>", "identity.>", "campaign.>", "credential.>", "email.>", "canary.>",
+}
+
+// ensureDerived creates or updates the derived stream: file storage,
+// bounded by age and size, oldest dropped first.
+func (b *Bus) ensureDerived(ctx context.Context, o Options) error {
+	if o.DerivedMaxBytes == 0 {
+		o.DerivedMaxBytes = 256 << 20
+	}
+	if o.DerivedMaxAge == 0 {
+		o.DerivedMaxAge = 7 * 24 * time.Hour
+	}
+	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        DerivedStream,
+		Description: "DECNET derived notifications (attacker.>, identity.>, credential.>, …)",
+		Subjects:    DerivedSubjects,
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxBytes:    o.DerivedMaxBytes,
+		MaxAge:      o.DerivedMaxAge,
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return fmt.Errorf("bus: create stream %s: %w", DerivedStream, err)
+	}
+	return nil
+}
+
+// Message is one derived notification: its subject and JSON payload, as
+// published. Like a Delivery it must be acknowledged once handled.
+type Message struct {
+	Subject string
+	Data    []byte
+	msg     jetstream.Msg
+}
+
+// Ack confirms the message: the bus will not send it again.
+func (m Message) Ack() error { return m.msg.Ack() }
+
+// Nak asks for redelivery after delay.
+func (m Message) Nak(delay time.Duration) error { return m.msg.NakWithDelay(delay) }
+
+// Term drops a message that can never be processed.
+func (m Message) Term() error { return m.msg.Term() }
+
+// DerivedConsumer is a durable pull consumer of the derived stream.
+type DerivedConsumer struct {
+	it jetstream.MessagesContext
+}
+
+// DerivedConsumer opens (creating if needed) a durable consumer of the
+// derived stream over o.Filters (several subjects; o.Filter when Filters
+// is empty).
+func (b *Bus) DerivedConsumer(ctx context.Context, o ConsumerOptions) (*DerivedConsumer, error) {
+	it, err := b.messages(ctx, DerivedStream, o)
+	if err != nil {
+		return nil, err
+	}
+	return &DerivedConsumer{it: it}, nil
+}
+
+// Next waits until at least one message is available (or ctx ends), then
+// returns up to max messages already at hand, waiting at most linger for
+// more.
+func (c *DerivedConsumer) Next(ctx context.Context, max int, linger time.Duration) ([]Message, error) {
+	first, err := c.it.Next(jetstream.NextContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := []Message{{Subject: first.Subject(), Data: first.Data(), msg: first}}
+	deadline := time.Now().Add(linger)
+	for len(out) < max {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			wait = time.Millisecond
+		}
+		m, err := c.it.Next(jetstream.NextMaxWait(wait))
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				break
+			}
+			break // timeout: ship what we have
+		}
+		out = append(out, Message{Subject: m.Subject(), Data: m.Data(), msg: m})
+	}
+	return out, nil
+}
+
+// Stop ends the consumer's subscription; unacknowledged messages are
+// redelivered to the next consumer of the same durable name.
+func (c *DerivedConsumer) Stop() { c.it.Stop() }
+
+// DerivedPending is how many derived messages the durable consumer has not
+// yet acknowledged.
+func (b *Bus) DerivedPending(ctx context.Context, durable string) (uint64, error) {
+	return b.pending(ctx, DerivedStream, durable)
+}

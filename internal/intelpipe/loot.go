@@ -1,0 +1,425 @@
+package intelpipe
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/store"
+)
+
+// The loot stage (S2a bounty extraction and the S6 reuse correlator,
+// docs/pipeline.md "Loot"): every event is read for what it gives away —
+// passive fingerprints (HASSH, SSH client version, JA3, JA4, user agent,
+// HTTP header order), an internal address leaked in an X-Forwarded-For
+// family header, a captured file or stored message — and written as
+// bounty rows; a credential refreshes the reuse row of its secret. New
+// findings go out on attacker.fingerprinted and credential.reuse.detected.
+// Every write is keyed (the session's fingerprint, the bounty payload, the
+// reuse row's announced target count), so a redelivered event changes
+// nothing and publishes nothing.
+
+// DurableLoot is the loot stage's durable consumer.
+const DurableLoot = "intel-loot"
+
+// TopicCredentialReuse announces a reuse row that is new or whose targets
+// grew (core NATS).
+const TopicCredentialReuse = "credential.reuse.detected"
+
+// passiveFP is one fingerprint an event shows, with its bounty payload.
+type passiveFP struct {
+	typ, value string
+	payload    map[string]any
+}
+
+// hashTypes are the fingerprint types whose value is a hash: their bounty
+// payload names it "hash"; the others name it "value".
+var hashTypes = map[string]bool{store.FingerprintHASSH: true, store.FingerprintJA3: true,
+	store.FingerprintJA4: true, store.FingerprintHTTPHeaderOrder: true}
+
+// fingerprintsOf lists the passive fingerprints an event shows, each with
+// the bounty payload recording it:
+//
+//	hassh               {fingerprint_type, hash, algorithms, session_id}
+//	ssh_client_version  {fingerprint_type, value, session_id}
+//	ja3                 {fingerprint_type, hash, ja3, session_id}
+//	ja4                 {fingerprint_type, hash, session_id}
+//	http_useragent      {fingerprint_type, value, tools, session_id}
+//	http_header_order   {fingerprint_type, hash, headers, session_id}
+//
+// session_id is the session that first showed it to us.
+func fingerprintsOf(e event.Event) []passiveFP {
+	var out []passiveFP
+	add := func(typ, value string, extra ...any) {
+		value = strings.TrimSpace(value)
+		if value == "" {
+			return
+		}
+		key := "value"
+		if hashTypes[typ] {
+			key = "hash"
+		}
+		p := map[string]any{"fingerprint_type": typ, key: value, "session_id": e.Session}
+		for i := 0; i+1 < len(extra); i += 2 {
+			p[extra[i].(string)] = extra[i+1]
+		}
+		out = append(out, passiveFP{typ, value, p})
+	}
+	str := func(k string) string { s, _ := e.Fields[k].(string); return s }
+	if v := str("client_version"); v != "" && (e.Service == "ssh" || strings.HasPrefix(v, "SSH-")) {
+		add(store.FingerprintSSHClientVersion, v)
+	}
+	add(store.FingerprintHASSH, strings.ToLower(str("hassh")), "algorithms", str("hassh_algorithms"))
+	add(store.FingerprintJA3, strings.ToLower(str("ja3_hash")), "ja3", str("ja3"))
+	add(store.FingerprintJA4, str("ja4"))
+	if ua := str("user_agent"); ua != "" {
+		tools := ToolsFromUserAgent(ua)
+		if tools == nil {
+			tools = []string{}
+		}
+		add(store.FingerprintHTTPUserAgent, ua, "tools", tools)
+	}
+	if names := headerNames(str("header_list")); len(names) > 0 {
+		order := strings.Join(names, ",")
+		sum := sha256.Sum256([]byte(order))
+		add(store.FingerprintHTTPHeaderOrder, hex.EncodeToString(sum[:16]), "headers", order)
+	}
+	return out
+}
+
+// headerNames reads the header names, as sent and in wire order, from an
+// http request event's header_list ([[name, value], …]).
+func headerNames(list string) []string {
+	if list == "" {
+		return nil
+	}
+	var pairs [][2]string
+	if json.Unmarshal([]byte(list), &pairs) != nil {
+		return nil
+	}
+	names := make([]string, len(pairs))
+	for i, p := range pairs {
+		names[i] = p[0]
+	}
+	return names
+}
+
+// leakHeaders are the X-Forwarded-For family: headers a proxy (or a tool
+// behind one) fills with the client's real address.
+var leakHeaders = []string{"x-forwarded-for", "forwarded", "x-real-ip", "x-client-ip", "client-ip",
+	"true-client-ip", "cf-connecting-ip", "x-originating-ip", "x-remote-ip", "x-remote-addr",
+	"x-cluster-client-ip", "fastly-client-ip", "x-forwarded"}
+
+// ipLeaksOf lists the ip_leak bounty payloads of an http event: one
+// {header, leaked_ip, scope} per address an X-Forwarded-For family header
+// names that is not the source address. scope is loopback, private,
+// link_local or public: a loopback value is more often a spoofing attempt
+// (an access-control bypass) than a real leak.
+func ipLeaksOf(e event.Event) []map[string]any {
+	raw, _ := e.Fields["headers"].(string)
+	if raw == "" {
+		return nil
+	}
+	var hs map[string]string
+	if json.Unmarshal([]byte(raw), &hs) != nil {
+		return nil
+	}
+	src, _ := netip.ParseAddr(e.SrcIP)
+	src = src.Unmap()
+	var out []map[string]any
+	seen := map[string]bool{}
+	for name, v := range hs {
+		lower := strings.ToLower(name)
+		if !slices.Contains(leakHeaders, lower) {
+			continue
+		}
+		for _, a := range headerAddrs(lower, v) {
+			if a == src || seen[lower+" "+a.String()] {
+				continue
+			}
+			seen[lower+" "+a.String()] = true
+			out = append(out, map[string]any{"header": lower, "leaked_ip": a.String(), "scope": scope(a)})
+		}
+	}
+	return out
+}
+
+// maxLeakAddrs bounds the addresses read from one header.
+const maxLeakAddrs = 16
+
+// headerAddrs reads the addresses of an X-Forwarded-For family header:
+// a comma-separated list, or Forwarded's for= parameters (RFC 7239),
+// ports and brackets allowed; anything else is skipped.
+func headerAddrs(name, v string) []netip.Addr {
+	var out []netip.Addr
+	for _, part := range strings.Split(v, ",") {
+		if len(out) == maxLeakAddrs {
+			break
+		}
+		part = strings.TrimSpace(part)
+		if name == "forwarded" {
+			found := false
+			for _, kv := range strings.Split(part, ";") {
+				k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+				if ok && strings.EqualFold(k, "for") {
+					part, found = strings.Trim(val, `"`), true
+					break
+				}
+			}
+			if !found {
+				continue
+			}
+		}
+		if a, ok := parseHostAddr(part); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// parseHostAddr parses "1.2.3.4", "1.2.3.4:80", "[2001:db8::1]:80" or
+// "2001:db8::1".
+func parseHostAddr(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), a.IsValid() && !a.IsUnspecified()
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		a := ap.Addr().Unmap()
+		return a, !a.IsUnspecified()
+	}
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return a.Unmap(), !a.IsUnspecified()
+	}
+	return netip.Addr{}, false
+}
+
+func scope(a netip.Addr) string {
+	switch {
+	case a.IsLoopback():
+		return "loopback"
+	case a.IsPrivate():
+		return "private"
+	case a.IsLinkLocalUnicast():
+		return "link_local"
+	}
+	return "public"
+}
+
+// artifactOf is the artifact bounty payload of a file_captured or
+// message_stored event, or nil:
+//
+//	file_captured   {artifact_type: "file", sha256, stored_as, orig_path, size, session_id}
+//	message_stored  {artifact_type: "email", sha256, stored_as, msg_id, subject,
+//	                 attachment_sha256s, session_id}
+func artifactOf(e event.Event) map[string]any {
+	sha, _ := e.Fields["sha256"].(string)
+	if len(sha) != 64 {
+		return nil
+	}
+	p := map[string]any{"sha256": strings.ToLower(sha), "stored_as": e.Fields["stored_as"], "session_id": e.Session}
+	switch e.Type {
+	case event.TypeFileCaptured:
+		p["artifact_type"], p["orig_path"], p["size"] = "file", e.Fields["orig_path"], e.Fields["size"]
+	case "message_stored":
+		shas := []string{}
+		for _, a := range attachmentsOf(e.Fields["attachments_json"]) {
+			shas = append(shas, strings.ToLower(a.SHA256))
+		}
+		p["artifact_type"], p["msg_id"], p["subject"], p["attachment_sha256s"] = "email", e.Fields["msg_id"], e.Fields["subject"], shas
+	default:
+		return nil
+	}
+	return p
+}
+
+// loot is the loot stage: one event in, its bounties and the reuse row of
+// its credential out.
+func (p *Pipeline) loot(ctx context.Context, e event.Event) error {
+	if e.SrcIP == "" || platformServices[e.Service] {
+		return nil
+	}
+	fps := p.unseen(e, fingerprintsOf(e))
+	var leaks []map[string]any
+	if _, ok := e.Fields["headers"]; ok {
+		leaks = ipLeaksOf(e)
+	}
+	art := artifactOf(e)
+	if len(fps) == 0 && len(leaks) == 0 && art == nil && e.Credential == nil {
+		return nil
+	}
+	// The attacker row first: every notification names it, and a write
+	// made before a deferral would make the retry see nothing new.
+	attacker, err := p.lootAttacker(ctx, e)
+	if err != nil {
+		return err
+	}
+	if len(fps) > 0 {
+		sightings := make([]store.FingerprintSighting, len(fps))
+		for i, fp := range fps {
+			payload, _ := json.Marshal(fp.payload) // strings and string lists always marshal
+			sightings[i] = store.FingerprintSighting{AttackerFingerprint: store.AttackerFingerprint{AttackerIP: e.SrcIP,
+				Type: fp.typ, Value: fp.value, SessionID: e.Session, Decky: e.Decky, Service: e.Service, FirstSeen: e.Time},
+				Bounty: payload}
+		}
+		first, err := p.cfg.Store.AddFingerprints(ctx, sightings)
+		if err != nil {
+			return err
+		}
+		for _, fp := range fps {
+			p.lootMem.sessions.put(sessionKey(e, fp), "")
+		}
+		for i, fp := range sightings {
+			if first[i] {
+				p.cluster.Wake() // a new fingerprint may link this attacker to others
+				p.cfg.Publish(TopicFingerprinted, map[string]any{"attacker_uuid": nullable(attacker), "attacker_ip": e.SrcIP,
+					"fingerprint_type": fp.Type, "value": fp.Value, "session_id": nullable(e.Session),
+					"decky": e.Decky, "service": e.Service})
+			}
+		}
+	}
+	for _, l := range leaks {
+		if err := p.bounty(ctx, e, store.BountyIPLeak, l); err != nil {
+			return err
+		}
+	}
+	if art != nil {
+		if err := p.bounty(ctx, e, store.BountyArtifact, art); err != nil {
+			return err
+		}
+	}
+	if e.Credential != nil {
+		return p.reuse(ctx, e, attacker)
+	}
+	return nil
+}
+
+func (p *Pipeline) bounty(ctx context.Context, e event.Event, typ string, payload map[string]any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("%s bounty of %s: %w", typ, e.ID, err)
+	}
+	_, err = p.cfg.Store.AddBounty(ctx, store.Bounty{TS: e.Time, Decky: e.Decky, Service: e.Service,
+		AttackerIP: e.SrcIP, BountyType: typ, Payload: b})
+	return err
+}
+
+// reuse refreshes the reuse row of the event's secret and announces it
+// when it is new or its targets grew. A credentials row already folded
+// into the row (another attempt of the same attacker, decky, service and
+// secret) cannot add a target or an attacker, so the stage skips the
+// refresh: the row's attempt_count and last_seen then catch up on the next
+// new member or the API's refresh. That keeps a brute-force run of one
+// secret at one map lookup per attempt.
+func (p *Pipeline) reuse(ctx context.Context, e event.Event, attacker string) error {
+	c := e.Credential
+	sum := sha256.Sum256([]byte(strings.Join([]string{c.SecretKind, c.SecretB64, c.Principal, e.SrcIP, e.Decky, e.Service}, "\x00")))
+	member := string(sum[:])
+	if _, ok := p.lootMem.members.get(member); ok {
+		return nil
+	}
+	u, err := p.cfg.Store.RefreshCredentialReuseOf(ctx, e)
+	switch {
+	case errors.Is(err, store.ErrInvalid):
+		p.log.Warn("loot: credential not readable; skipped", "event", e.ID, "decky", e.Decky, "service", e.Service, "err", err)
+		return nil
+	case err != nil:
+		return err
+	case u.CredentialID == 0 && time.Since(e.Time) < maxDefer:
+		return retryLater(2*time.Second, "credential of "+e.ID+" not stored yet")
+	}
+	if u.CredentialID != 0 {
+		p.lootMem.members.put(member, "")
+	}
+	if !u.Announce {
+		return nil
+	}
+	r := u.Reuse
+	p.cfg.Publish(TopicCredentialReuse, map[string]any{"id": r.ID, "secret_kind": r.SecretKind,
+		"secret_sha256": r.SecretSHA256, "principal": nullable(r.Principal), "target_count": r.TargetCount,
+		"attempt_count": r.AttemptCount, "attacker_uuids": r.AttackerUUIDs, "attacker_ips": r.AttackerIPs,
+		"deckies": r.Deckies, "services": r.Services, "attacker_uuid": nullable(attacker),
+		"attacker_ip": e.SrcIP, "credential_id": nullableID(u.CredentialID), "new": u.Inserted})
+	return nil
+}
+
+func nullableID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// lootAttacker resolves the attacker uuid of an event's source, deferring
+// while the ingest worker has not made the row; a bounded cache spares the
+// lookup on every event (an address keeps its uuid).
+func (p *Pipeline) lootAttacker(ctx context.Context, e event.Event) (string, error) {
+	if id, ok := p.lootMem.uuids.get(e.SrcIP); ok {
+		return id, nil
+	}
+	id, err := p.attackerUUID(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	if id != "" {
+		p.lootMem.uuids.put(e.SrcIP, id)
+	}
+	return id, nil
+}
+
+// lootMemory is what the loot stage remembers between events, bounded;
+// losing it (a restart) costs lookups, never a finding.
+type lootMemory struct {
+	uuids    stringCache // attacker uuid by address (an address keeps its uuid)
+	members  stringCache // credentials rows already folded into their reuse row
+	sessions stringCache // (session, address, fingerprint) already recorded
+}
+
+// unseen drops the fingerprints this run has already recorded for the
+// event's session: an ssh brute-force repeats its client version on every
+// login attempt, and the store would only confirm each one is known.
+func (p *Pipeline) unseen(e event.Event, fps []passiveFP) []passiveFP {
+	out := fps[:0]
+	for _, fp := range fps {
+		if _, ok := p.lootMem.sessions.get(sessionKey(e, fp)); !ok {
+			out = append(out, fp)
+		}
+	}
+	return out
+}
+
+func sessionKey(e event.Event, fp passiveFP) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{e.Session, e.SrcIP, fp.typ, fp.value}, "\x00")))
+	return string(sum[:16])
+}
+
+// stringCache maps addresses to attacker uuids; past maxSeen it starts
+// afresh.
+type stringCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (c *stringCache) get(ip string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.m[ip]
+	return id, ok
+}
+
+func (c *stringCache) put(ip, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxSeen {
+		c.m = map[string]string{}
+	}
+	c.m[ip] = id
+}

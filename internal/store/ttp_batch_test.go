@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/decnet-go/decnet/internal/event"
+)
+
+// TestInsertTagsBatch: one call stores the new tags, reports exactly those
+// (an id already stored, or repeated in the batch, is not new), skips tags
+// under the confidence floor, and refuses a batch with an unanchored tag
+// without storing any of it.
+func TestInsertTagsBatch(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		if _, err := st.IngestBatch(ctx, []event.Event{{ID: "e-tags", Decky: "d1", Service: "ssh", Type: event.TypeCommand, SrcIP: "203.0.113.50"}}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := st.AttackerByIP(ctx, "203.0.113.50")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tag := func(src string, conf float64) Tag {
+			return Tag{SourceKind: "command", SourceID: src, AttackerUUID: a.UUID, Tactic: "TA0003", TechniqueID: "T1136",
+				SubTechniqueID: "T1136.001", Confidence: conf, RuleID: "R0024", RuleVersion: 1, AttackRelease: "18.1"}
+		}
+		if ok, err := st.InsertTag(ctx, tag("old", 0.8)); !ok || err != nil {
+			t.Fatalf("seed: %v %v", ok, err)
+		}
+		batch := []Tag{tag("old", 0.8), tag("a", 0.8), tag("b", 0.8), tag("a", 0.8), tag("weak", 0.1)}
+		fresh, err := st.InsertTags(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{TagID("command", "a", "R0024", 1, "T1136", "T1136.001"), TagID("command", "b", "R0024", 1, "T1136", "T1136.001")}
+		if !slices.Equal(fresh, want) {
+			t.Errorf("fresh = %v, want %v", fresh, want)
+		}
+		if again, err := st.InsertTags(ctx, batch); err != nil || len(again) != 0 {
+			t.Errorf("same batch again: %v %v", again, err)
+		}
+		bad := tag("c", 0.8)
+		bad.AttackerUUID = ""
+		if _, err := st.InsertTags(ctx, []Tag{tag("d", 0.8), bad}); !errors.Is(err, ErrNoAnchor) {
+			t.Errorf("unanchored: %v", err)
+		}
+		all, _ := st.TagsInScope(ctx, ScopeAttacker, a.UUID, 0)
+		if len(all) != 3 {
+			t.Errorf("%d rows stored, want 3 (old, a, b)", len(all))
+		}
+	})
+}
