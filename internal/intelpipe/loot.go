@@ -252,6 +252,11 @@ func (p *Pipeline) loot(ctx context.Context, e event.Event) error {
 	if _, ok := e.Fields["headers"]; ok {
 		leaks = ipLeaksOf(e)
 	}
+	if src, err := netip.ParseAddr(e.SrcIP); err == nil && isLinkLocal6(src) && e.Type == event.TypeConnect {
+		// The attacker reached the decky from its own link-local address:
+		// it sits on the decky's segment, and the address may carry its MAC.
+		leaks = append(leaks, map[string]any{"header": "", "leaked_ip": src.String(), "scope": "link_local", "vector": "connection"})
+	}
 	art := artifactOf(e)
 	if len(fps) == 0 && len(leaks) == 0 && art == nil && e.Credential == nil {
 		return nil
@@ -287,12 +292,16 @@ func (p *Pipeline) loot(ctx context.Context, e event.Event) error {
 		}
 	}
 	for _, l := range leaks {
-		if err := p.bounty(ctx, e, store.BountyIPLeak, l); err != nil {
+		fresh, err := p.bounty(ctx, e, store.BountyIPLeak, l)
+		if err != nil {
 			return err
+		}
+		if fresh {
+			p.ipv6Leak(e, attacker, l)
 		}
 	}
 	if art != nil {
-		if err := p.bounty(ctx, e, store.BountyArtifact, art); err != nil {
+		if _, err := p.bounty(ctx, e, store.BountyArtifact, art); err != nil {
 			return err
 		}
 	}
@@ -302,14 +311,50 @@ func (p *Pipeline) loot(ctx context.Context, e event.Event) error {
 	return nil
 }
 
-func (p *Pipeline) bounty(ctx context.Context, e event.Event, typ string, payload map[string]any) error {
+func (p *Pipeline) bounty(ctx context.Context, e event.Event, typ string, payload map[string]any) (fresh bool, err error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
-		return fmt.Errorf("%s bounty of %s: %w", typ, e.ID, err)
+		return false, fmt.Errorf("%s bounty of %s: %w", typ, e.ID, err)
 	}
-	_, err = p.cfg.Store.AddBounty(ctx, store.Bounty{TS: e.Time, Decky: e.Decky, Service: e.Service,
+	return p.cfg.Store.AddBounty(ctx, store.Bounty{TS: e.Time, Decky: e.Decky, Service: e.Service,
 		AttackerIP: e.SrcIP, BountyType: typ, Payload: b})
-	return err
+}
+
+// TopicIPv6Leak announces an attacker's link-local IPv6 address, seen as
+// the source of a connection or named in a forwarding header (TTP rule
+// R0059).
+const TopicIPv6Leak = "attacker.ipv6_leak"
+
+// ipv6Leak publishes attacker.ipv6_leak for a new ip_leak bounty whose
+// address is IPv6 link-local, with what its interface identifier reveals.
+func (p *Pipeline) ipv6Leak(e event.Event, attacker string, leak map[string]any) {
+	s, _ := leak["leaked_ip"].(string)
+	a, err := netip.ParseAddr(s)
+	if err != nil || !isLinkLocal6(a) {
+		return
+	}
+	kind, oui := iidOf(a)
+	vector, _ := leak["vector"].(string)
+	if vector == "" {
+		vector = "header:" + fmt.Sprint(leak["header"])
+	}
+	p.cfg.Publish(TopicIPv6Leak, map[string]any{"attacker_uuid": nullable(attacker), "attacker_ip": e.SrcIP,
+		"addr": a.String(), "iid_kind": kind, "mac_oui": nullable(oui), "vector": vector,
+		"decky": e.Decky, "service": e.Service, "session_id": nullable(e.Session),
+		"source_id": "ipv6_leak:" + e.SrcIP + ":" + a.String(), "observed_at": epoch(e.Time)})
+}
+
+func isLinkLocal6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() && a.IsLinkLocalUnicast() }
+
+// iidOf classifies the interface identifier of an IPv6 address: eui64
+// (built from the MAC, whose vendor prefix it returns as aa:bb:cc) or
+// opaque (random or stable-privacy).
+func iidOf(a netip.Addr) (kind, oui string) {
+	b := a.As16()
+	if b[11] == 0xff && b[12] == 0xfe {
+		return "eui64", fmt.Sprintf("%02x:%02x:%02x", b[8]^0x02, b[9], b[10])
+	}
+	return "opaque", ""
 }
 
 // reuse refreshes the reuse row of the event's secret and announces it

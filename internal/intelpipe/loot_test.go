@@ -386,3 +386,29 @@ func FuzzLootParsers(f *testing.F) {
 		fingerprintsOf(e)
 	})
 }
+
+// TestLootIPv6LinkLocalLeak: a connection from a link-local IPv6 address,
+// or a forwarding header naming one, announces attacker.ipv6_leak once,
+// with what the interface identifier tells.
+func TestLootIPv6LinkLocalLeak(t *testing.T) {
+	f := newFixture(t)
+	const ip = "fe80::211:22ff:fe33:4455"
+	conn := f.ingested(t, lootEvent("ssh", event.TypeConnect, ip, "s1", nil))
+	f.lootAll(t, conn...)
+	f.lootAll(t, f.ingested(t, lootEvent("ssh", event.TypeConnect, ip, "s2", nil))...)
+	got := f.pub.payloads(TopicIPv6Leak)
+	if len(got) != 1 {
+		t.Fatalf("attacker.ipv6_leak: %v; want one", got)
+	}
+	if m := got[0]; m["addr"] != ip || m["iid_kind"] != "eui64" || m["mac_oui"] != "00:11:22" || m["vector"] != "connection" || m["attacker_uuid"] == nil {
+		t.Errorf("payload %v", m)
+	}
+
+	req := lootEvent("http", event.TypeRequest, "198.51.100.44", "s3", map[string]any{
+		"headers": `{"X-Forwarded-For":"fe80::1c2d:3e4f:5a6b:7c8d"}`})
+	f.lootAll(t, f.ingested(t, req)...)
+	got = f.pub.payloads(TopicIPv6Leak)
+	if len(got) != 2 || got[1]["iid_kind"] != "opaque" || got[1]["attacker_ip"] != "198.51.100.44" {
+		t.Errorf("header leak: %v", got)
+	}
+}

@@ -52,19 +52,6 @@ func (p *published) count(prefix string) int {
 	return n
 }
 
-// all returns the payloads published on subject.
-func (p *published) all(subject string) []map[string]any {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []map[string]any
-	for _, m := range p.msgs {
-		if m.subject == subject {
-			out = append(out, m.payload)
-		}
-	}
-	return out
-}
-
 // fixture is a pipeline over a fresh SQLite store, without a bus: the
 // handlers are called directly, as the consumers would.
 type fixture struct {
@@ -414,7 +401,7 @@ func TestEmailReceived(t *testing.T) {
 	mail("m2", good)
 	mail("m3")
 	got := map[string]map[string]any{}
-	for _, m := range f.pub.all(TopicEmailReceived) {
+	for _, m := range f.pub.payloads(TopicEmailReceived) {
 		got[m["msg_id"].(string)] = m
 	}
 	if len(got) != 3 {

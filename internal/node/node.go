@@ -106,6 +106,7 @@ type Node struct {
 	stopDeckies  context.CancelFunc
 	stopIngest   context.CancelFunc
 	stopWarm     context.CancelFunc // the dashboard's first overview build
+	hashIntel    hashIntel          // the TTP engine's view of the hash providers
 	ttp          *ttpStage          // ATT&CK tagging, see ttp.go
 	stopRequests context.CancelFunc
 	intel        *intelRuntime

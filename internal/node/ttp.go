@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/decnet-go/decnet/internal/attack"
 	"github.com/decnet-go/decnet/internal/bus"
 	"github.com/decnet-go/decnet/internal/event"
+	"github.com/decnet-go/decnet/internal/intel"
 	"github.com/decnet-go/decnet/internal/ttp"
 	"github.com/decnet-go/decnet/internal/ttpworker"
 )
@@ -44,7 +46,8 @@ func (n *Node) startTTP(ctx context.Context, cfg Config) error {
 	}
 	t := &ttpStage{states: &ttpworker.States{Store: n.Store, Log: cfg.Log}}
 	n.ttp = t
-	t.engine = ttp.New(set, ttp.Options{States: t.states, Fingerprints: ttp.KnownFingerprints(), Logger: cfg.Log.With("worker", "ttp")})
+	t.engine = ttp.New(set, ttp.Options{States: t.states, Fingerprints: ttp.KnownFingerprints(), Hashes: &n.hashIntel,
+		Logger: cfg.Log.With("worker", "ttp")})
 	if t.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ttpworker.Durable, Filter: event.SubjectAll}); err != nil {
 		return err
 	}
@@ -141,4 +144,33 @@ func (n *Node) stopTTP(ctx context.Context) {
 	if t.derived != nil {
 		t.derived.Stop()
 	}
+}
+
+// hashIntel answers the TTP engine's "is this file known malware?" (rule
+// R0058 on captured and downloaded files) from the intel stage's hash
+// providers once they run; before that, and without a hash provider, it
+// knows nothing.
+type hashIntel struct {
+	enricher atomic.Pointer[intel.Enricher]
+}
+
+// KnownBadHash implements ttp.HashIntel. The bulk feeds answer from
+// memory; the bound keeps a slow provider from stalling the tagger.
+func (h *hashIntel) KnownBadHash(sha256 string) (family string, ok bool) {
+	e := h.enricher.Load()
+	if e == nil {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r := e.CheckHash(ctx, sha256)
+	if !r.Malicious {
+		return "", false
+	}
+	for _, v := range r.Verdicts {
+		if v.Malicious && len(v.Families) > 0 {
+			return v.Families[0], true
+		}
+	}
+	return "malware", true
 }

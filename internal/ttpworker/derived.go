@@ -24,6 +24,7 @@ var DerivedTopics = []string{
 	"attacker.intel.enriched",
 	"attacker.fingerprinted",
 	"attacker.fingerprint_rotated",
+	"attacker.ipv6_leak",
 	"identity.formed",
 	"identity.merged",
 	"credential.reuse.detected",
@@ -50,6 +51,8 @@ func SourceKindOf(topic string) string {
 		return ttp.KindCanary
 	case topic == "attacker.fingerprinted", topic == "attacker.fingerprint_rotated":
 		return ttp.KindFingerprint
+	case topic == "attacker.ipv6_leak":
+		return ttp.KindIPv6Leak
 	}
 	return ""
 }

@@ -143,11 +143,14 @@ func TestDerivedNotificationsTaggedAfterDowntime(t *testing.T) {
 	r.notify(t, "email.received", map[string]any{"source_id": "msg-78", "attacker_ip": "192.0.2.99", "service": "smtp",
 		"attachment_extensions": []any{".docm"}}) // no attacker row: dropped
 	r.notify(t, "attacker.observation.motor.tab_completion", map[string]any{"attacker_ip": "203.0.113.10"}) // not tagged
+	r.notify(t, "attacker.ipv6_leak", map[string]any{"attacker_uuid": a2, "attacker_ip": "203.0.113.11",
+		"addr": "fe80::211:22ff:fe33:4455", "iid_kind": "eui64", "mac_oui": "00:11:22", "vector": "header:x-forwarded-for",
+		"source_id": "ipv6_leak:203.0.113.11:fe80::211:22ff:fe33:4455"})
 
 	r.run(t)
 	want := map[string][]string{
 		a1: {"R0030", "R0056"},
-		a2: {"R0030"},
+		a2: {"R0030", "R0059"},
 		a3: {"R0046", "R0099"},
 	}
 	var got map[string][]string
@@ -181,8 +184,8 @@ func TestDerivedNotificationsTaggedAfterDowntime(t *testing.T) {
 		t.Errorf("R0099 stored %d rows, want 2", reuseTags)
 	}
 	all, _ := r.st.TagsInScope(ctx, store.ScopeFleet, "", 0)
-	if n := r.rec.count(TopicTagged); n != 5 { // one per notification that added rows
-		t.Errorf("ttp.tagged published %d times, want 5 (tags %v)", n, rulesOf(all))
+	if n := r.rec.count(TopicTagged); n != 6 { // one per notification that added rows
+		t.Errorf("ttp.tagged published %d times, want 6 (tags %v)", n, rulesOf(all))
 	}
 	if p, err := r.bus.DerivedPending(ctx, DurableDerived); err != nil || p != 0 {
 		t.Errorf("derived pending %d, %v", p, err)
@@ -249,6 +252,7 @@ func TestSourceKindOf(t *testing.T) {
 		{"canary.tok-1.triggered", ttp.KindCanary},
 		{"attacker.fingerprinted", ttp.KindFingerprint},
 		{"attacker.fingerprint_rotated", ttp.KindFingerprint},
+		{"attacker.ipv6_leak", ttp.KindIPv6Leak},
 		{"attacker.observation.motor.tab_completion", ""},
 		{"ttp.tagged", ""},
 	} {
