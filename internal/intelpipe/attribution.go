@@ -58,23 +58,38 @@ func (p *Pipeline) attribute(ctx context.Context, e event.Event) error {
 
 // attributePrimitives recomputes the states of some primitives of an
 // identity from their whole series, stores the ones that moved in one
-// transaction and publishes state_changed for each transition. Three
-// queries however many primitives the session observed.
+// transaction and publishes state_changed for each transition.
 func (p *Pipeline) attributePrimitives(ctx context.Context, identity string, primitives []string) error {
-	series, err := p.cfg.Store.ObservationsForIdentity(ctx, identity, primitives...)
+	writes, transitions, err := p.attribution(ctx, identity, primitives)
 	if err != nil {
 		return err
 	}
+	if err := p.cfg.Store.UpsertAttributionStates(ctx, writes); err != nil {
+		return err
+	}
+	for _, t := range transitions {
+		p.cfg.Publish(attribution.SubjectStateChanged, t)
+	}
+	return nil
+}
+
+// attribution computes, from their whole series (two queries however many
+// primitives), the states of some primitives of an identity that moved,
+// and the state_changed messages of their transitions, to publish once
+// the states are stored.
+func (p *Pipeline) attribution(ctx context.Context, identity string, primitives []string) (writes []store.AttributionState, transitions []map[string]any, err error) {
+	series, err := p.cfg.Store.ObservationsForIdentity(ctx, identity, primitives...)
+	if err != nil {
+		return nil, nil, err
+	}
 	states, err := p.cfg.Store.AttributionStates(ctx, identity)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	prevs := make(map[string]store.AttributionState, len(states))
 	for _, st := range states {
 		prevs[st.Primitive] = st
 	}
-	var writes []store.AttributionState
-	var transitions []map[string]any
 	for _, primitive := range primitives {
 		points := series[primitive]
 		obs := make([]attribution.Observation, len(points))
@@ -107,13 +122,7 @@ func (p *Pipeline) attributePrimitives(ctx context.Context, identity string, pri
 			})
 		}
 	}
-	if err := p.cfg.Store.UpsertAttributionStates(ctx, writes); err != nil {
-		return err
-	}
-	for _, t := range transitions {
-		p.cfg.Publish(attribution.SubjectStateChanged, t)
-	}
-	return nil
+	return writes, transitions, nil
 }
 
 func compactJSON(b []byte) []byte {

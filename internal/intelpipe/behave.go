@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/decnet-go/decnet/internal/attribution"
 	"github.com/decnet-go/decnet/internal/behave"
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/honeypot/asciicast"
@@ -133,30 +134,30 @@ func (p *Pipeline) behaveBatch(ctx context.Context, events []event.Event) []erro
 		}
 		return errs
 	}
-	// Attribution per identity, in the order the batch met them.
+	// Attribution per identity, in the order the batch met them: the
+	// stub identities in one transaction, the states that moved in one.
+	attackers := make([]string, len(idx))
+	for k := range idx {
+		attackers[k] = sets[k][0].AttackerUUID
+	}
+	identityOf, err := p.cfg.Store.EnsureStubIdentities(ctx, attackers)
+	if err != nil {
+		for _, i := range idx {
+			errs[i] = err
+		}
+		return errs
+	}
 	type work struct {
 		events     []int
 		primitives []string
 	}
 	identities := map[string]*work{}
 	var order []string
-	identityOf := map[string]string{} // attacker → identity
 	for k, i := range idx {
 		p.publishObservations(events[i], sets[k], fresh[k])
-		attacker := sets[k][0].AttackerUUID
-		identity, ok := identityOf[attacker]
-		if !ok {
-			identity, err = p.cfg.Store.EnsureStubIdentityForAttacker(ctx, attacker)
-			switch {
-			case errors.Is(err, store.ErrNotFound): // the attacker was deleted meanwhile
-			case err != nil:
-				errs[i] = err
-				continue
-			}
-			identityOf[attacker] = identity
-		}
+		identity := identityOf[attackers[k]]
 		if identity == "" {
-			continue
+			continue // the attacker was deleted meanwhile
 		}
 		w := identities[identity]
 		if w == nil {
@@ -171,13 +172,28 @@ func (p *Pipeline) behaveBatch(ctx context.Context, events []event.Event) []erro
 			}
 		}
 	}
+	var writes []store.AttributionState
+	var transitions []map[string]any
+	var done []int // events whose attribution is computed
 	for _, identity := range order {
 		w := identities[identity]
-		if err := p.attributePrimitives(ctx, identity, w.primitives); err != nil {
+		ws, ts, err := p.attribution(ctx, identity, w.primitives)
+		if err != nil {
 			for _, i := range w.events {
 				errs[i] = err
 			}
+			continue
 		}
+		writes, transitions, done = append(writes, ws...), append(transitions, ts...), append(done, w.events...)
+	}
+	if err := p.cfg.Store.UpsertAttributionStates(ctx, writes); err != nil {
+		for _, i := range done {
+			errs[i] = err
+		}
+		return errs
+	}
+	for _, t := range transitions {
+		p.cfg.Publish(attribution.SubjectStateChanged, t)
 	}
 	return errs
 }

@@ -63,8 +63,8 @@ const TopicEmailReceived = "email.received"
 func (p *Pipeline) emailReceived(ctx context.Context, e event.Event, atts []attachment, match *bool) {
 	attacker := ""
 	if e.SrcIP != "" {
-		if a, err := p.cfg.Store.AttackerByIP(ctx, e.SrcIP); err == nil {
-			attacker = a.UUID
+		if id, err := p.cfg.Store.AttackerUUIDByIP(ctx, e.SrcIP); err == nil {
+			attacker = id
 		}
 	}
 	msgID, _ := e.Fields["msg_id"].(string)

@@ -241,72 +241,130 @@ func artifactOf(e event.Event) map[string]any {
 	return p
 }
 
-// loot is the loot stage: one event in, its bounties and the reuse row of
-// its credential out.
+// loot is the loot stage on one event: its bounties and the reuse row of
+// its credential.
 func (p *Pipeline) loot(ctx context.Context, e event.Event) error {
-	if e.SrcIP == "" || platformServices[e.Service] {
-		return nil
+	return p.lootBatch(ctx, []event.Event{e})[0]
+}
+
+// lootFinds is what one event of the loot stage carries.
+type lootFinds struct {
+	attacker string
+	fps      []passiveFP
+	leaks    []map[string]any
+	art      map[string]any
+	at       int // its first fingerprint sighting in the batch
+}
+
+// lootBatch is the loot stage over a batch: the fingerprint sightings of
+// every event are written in one transaction (a brute-force run repeats
+// the client's fingerprints on every connection), then each event's
+// bounties and the reuse row of its credential. errs[i] is the outcome of
+// events[i], as a handler's.
+func (p *Pipeline) lootBatch(ctx context.Context, events []event.Event) []error {
+	errs := make([]error, len(events))
+	finds := make([]*lootFinds, len(events))
+	var sightings []store.FingerprintSighting
+	inBatch := map[string]bool{} // session fingerprints met earlier in the batch
+	for i, e := range events {
+		errs[i] = guard(e, func() error {
+			f, err := p.lootOf(ctx, e)
+			if f == nil || err != nil {
+				return err
+			}
+			f.fps = slices.DeleteFunc(f.fps, func(fp passiveFP) bool {
+				k := sessionKey(e, fp)
+				seen := inBatch[k]
+				inBatch[k] = true
+				return seen
+			})
+			f.at = len(sightings)
+			for _, fp := range f.fps {
+				payload, _ := json.Marshal(fp.payload) // strings and string lists always marshal
+				sightings = append(sightings, store.FingerprintSighting{AttackerFingerprint: store.AttackerFingerprint{
+					AttackerIP: e.SrcIP, Type: fp.typ, Value: fp.value, SessionID: e.Session, Decky: e.Decky,
+					Service: e.Service, FirstSeen: e.Time}, Bounty: payload})
+			}
+			finds[i] = f
+			return nil
+		})
 	}
-	fps := p.unseen(e, fingerprintsOf(e))
-	var leaks []map[string]any
+	var first []bool
+	if len(sightings) > 0 {
+		var err error
+		if first, err = p.cfg.Store.AddFingerprints(ctx, sightings); err != nil {
+			for i, f := range finds {
+				if f != nil && len(f.fps) > 0 {
+					errs[i], finds[i] = err, nil
+				}
+			}
+		}
+	}
+	for i, f := range finds {
+		if f == nil {
+			continue
+		}
+		e := events[i]
+		errs[i] = guard(e, func() error { return p.lootRest(ctx, e, f, first) })
+	}
+	return errs
+}
+
+// lootOf reads what an event carries for the loot stage and resolves its
+// attacker; nil when it carries nothing.
+func (p *Pipeline) lootOf(ctx context.Context, e event.Event) (*lootFinds, error) {
+	if e.SrcIP == "" || platformServices[e.Service] {
+		return nil, nil
+	}
+	f := &lootFinds{fps: p.unseen(e, fingerprintsOf(e)), art: artifactOf(e)}
 	if _, ok := e.Fields["headers"]; ok {
-		leaks = ipLeaksOf(e)
+		f.leaks = ipLeaksOf(e)
 	}
 	if src, err := netip.ParseAddr(e.SrcIP); err == nil && isLinkLocal6(src) && e.Type == event.TypeConnect {
 		// The attacker reached the decky from its own link-local address:
 		// it sits on the decky's segment, and the address may carry its MAC.
-		leaks = append(leaks, map[string]any{"header": "", "leaked_ip": src.String(), "scope": "link_local", "vector": "connection"})
+		f.leaks = append(f.leaks, map[string]any{"header": "", "leaked_ip": src.String(), "scope": "link_local", "vector": "connection"})
 	}
-	art := artifactOf(e)
-	if len(fps) == 0 && len(leaks) == 0 && art == nil && e.Credential == nil {
-		return nil
+	if len(f.fps) == 0 && len(f.leaks) == 0 && f.art == nil && e.Credential == nil {
+		return nil, nil
 	}
 	// The attacker row first: every notification names it, and a write
 	// made before a deferral would make the retry see nothing new.
-	attacker, err := p.lootAttacker(ctx, e)
-	if err != nil {
-		return err
+	var err error
+	if f.attacker, err = p.attackerUUID(ctx, e); err != nil {
+		return nil, err
 	}
-	if len(fps) > 0 {
-		sightings := make([]store.FingerprintSighting, len(fps))
-		for i, fp := range fps {
-			payload, _ := json.Marshal(fp.payload) // strings and string lists always marshal
-			sightings[i] = store.FingerprintSighting{AttackerFingerprint: store.AttackerFingerprint{AttackerIP: e.SrcIP,
-				Type: fp.typ, Value: fp.value, SessionID: e.Session, Decky: e.Decky, Service: e.Service, FirstSeen: e.Time},
-				Bounty: payload}
-		}
-		first, err := p.cfg.Store.AddFingerprints(ctx, sightings)
-		if err != nil {
-			return err
-		}
-		for _, fp := range fps {
-			p.lootMem.sessions.put(sessionKey(e, fp), "")
-		}
-		for i, fp := range sightings {
-			if first[i] {
-				p.cluster.Wake() // a new fingerprint may link this attacker to others
-				p.cfg.Publish(TopicFingerprinted, map[string]any{"attacker_uuid": nullable(attacker), "attacker_ip": e.SrcIP,
-					"fingerprint_type": fp.Type, "value": fp.Value, "session_id": nullable(e.Session),
-					"decky": e.Decky, "service": e.Service})
-			}
+	return f, nil
+}
+
+// lootRest announces an event's new fingerprints (first is the batch's
+// AddFingerprints answer), then writes its bounties and reuse row.
+func (p *Pipeline) lootRest(ctx context.Context, e event.Event, f *lootFinds, first []bool) error {
+	for k, fp := range f.fps {
+		p.lootMem.sessions.put(sessionKey(e, fp), "")
+		if first[f.at+k] {
+			p.cluster.Wake() // a new fingerprint may link this attacker to others
+			p.cfg.Publish(TopicFingerprinted, map[string]any{"attacker_uuid": nullable(f.attacker), "attacker_ip": e.SrcIP,
+				"fingerprint_type": fp.typ, "value": fp.value, "session_id": nullable(e.Session),
+				"decky": e.Decky, "service": e.Service})
 		}
 	}
-	for _, l := range leaks {
+	for _, l := range f.leaks {
 		fresh, err := p.bounty(ctx, e, store.BountyIPLeak, l)
 		if err != nil {
 			return err
 		}
 		if fresh {
-			p.ipv6Leak(e, attacker, l)
+			p.ipv6Leak(e, f.attacker, l)
 		}
 	}
-	if art != nil {
-		if _, err := p.bounty(ctx, e, store.BountyArtifact, art); err != nil {
+	if f.art != nil {
+		if _, err := p.bounty(ctx, e, store.BountyArtifact, f.art); err != nil {
 			return err
 		}
 	}
 	if e.Credential != nil {
-		return p.reuse(ctx, e, attacker)
+		return p.reuse(ctx, e, f.attacker)
 	}
 	return nil
 }
@@ -371,6 +429,12 @@ func (p *Pipeline) reuse(ctx context.Context, e event.Event, attacker string) er
 	if _, ok := p.lootMem.members.get(member); ok {
 		return nil
 	}
+	secret := sha256.Sum256([]byte(strings.Join([]string{c.SecretKind, c.SecretB64, c.Principal}, "\x00")))
+	target := [2]string{e.Decky, e.Service}
+	if p.lootMem.secrets.unchanged(string(secret[:]), target, e.SrcIP) {
+		p.lootMem.members.put(member, "")
+		return nil
+	}
 	u, err := p.cfg.Store.RefreshCredentialReuseOf(ctx, e)
 	switch {
 	case errors.Is(err, store.ErrInvalid):
@@ -379,10 +443,11 @@ func (p *Pipeline) reuse(ctx context.Context, e event.Event, attacker string) er
 	case err != nil:
 		return err
 	case u.CredentialID == 0 && time.Since(e.Time) < maxDefer:
-		return retryLater(2*time.Second, "credential of "+e.ID+" not stored yet")
+		return retryLater(ingestLag, "credential of "+e.ID+" not stored yet")
 	}
 	if u.CredentialID != 0 {
 		p.lootMem.members.put(member, "")
+		p.lootMem.secrets.learn(string(secret[:]), target, e.SrcIP, u)
 	}
 	if !u.Announce {
 		return nil
@@ -403,28 +468,11 @@ func nullableID(id int64) any {
 	return id
 }
 
-// lootAttacker resolves the attacker uuid of an event's source, deferring
-// while the ingest worker has not made the row; a bounded cache spares the
-// lookup on every event (an address keeps its uuid).
-func (p *Pipeline) lootAttacker(ctx context.Context, e event.Event) (string, error) {
-	if id, ok := p.lootMem.uuids.get(e.SrcIP); ok {
-		return id, nil
-	}
-	id, err := p.attackerUUID(ctx, e)
-	if err != nil {
-		return "", err
-	}
-	if id != "" {
-		p.lootMem.uuids.put(e.SrcIP, id)
-	}
-	return id, nil
-}
-
 // lootMemory is what the loot stage remembers between events, bounded;
 // losing it (a restart) costs lookups, never a finding.
 type lootMemory struct {
-	uuids    stringCache // attacker uuid by address (an address keeps its uuid)
 	members  stringCache // credentials rows already folded into their reuse row
+	secrets  secretMemory
 	sessions stringCache // (session, address, fingerprint) already recorded
 }
 
@@ -446,7 +494,77 @@ func sessionKey(e event.Event, fp passiveFP) string {
 	return string(sum[:16])
 }
 
-// stringCache maps addresses to attacker uuids; past maxSeen it starts
+// secretMemory is what the loot stage knows of the reuse rows of recent
+// secrets, so that the usual credential event — one more address spraying
+// a password already tried on the same decky and service, whose row lists
+// it or lists as many as it keeps — needs no database read at all.
+type secretMemory struct {
+	mu sync.Mutex
+	m  map[string]*secretState
+}
+
+// secretState is one secret's reuse row as the stage last saw it.
+type secretState struct {
+	row     bool               // the reuse row exists
+	targets map[[2]string]bool // (decky, service) pairs the row counts
+	listed  map[string]bool    // addresses the row lists
+	full    bool               // the row lists as many addresses as it keeps
+}
+
+// secretMemoryMax bounds the secrets remembered; past it the memory
+// starts afresh.
+const secretMemoryMax = 4096
+
+// unchanged reports whether an event of secret on target from ip would
+// leave the secret's reuse row as it is (but for its counts).
+func (m *secretMemory) unchanged(secret string, target [2]string, ip string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.m[secret]
+	switch {
+	case st == nil || !st.targets[target]:
+		return false
+	case !st.row:
+		// Tried on this one target only: no row, and another address on
+		// the same target makes none (a password sprayed at one decky).
+		return len(st.targets) == 1
+	}
+	return st.full || st.listed[ip]
+}
+
+// learn records what the store answered for an event of secret on target
+// from ip (stored in the credentials table: u.CredentialID is set).
+func (m *secretMemory) learn(secret string, target [2]string, ip string, u store.ReuseUpdate) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil || len(m.m) >= secretMemoryMax {
+		m.m = map[string]*secretState{}
+	}
+	st := m.m[secret]
+	if st == nil {
+		st = &secretState{targets: map[[2]string]bool{}, listed: map[string]bool{}}
+		m.m[secret] = st
+	}
+	st.targets[target] = true
+	switch {
+	case u.Known:
+		st.row, st.listed[ip] = true, true
+	case u.Reuse == nil:
+		// No row: the secret has been tried on one target only.
+		if !st.row {
+			clear(st.targets)
+			st.targets[target] = true
+		}
+	default:
+		st.row, st.full = true, len(u.Reuse.AttackerIPs) >= store.ReuseListMax
+		clear(st.listed)
+		for _, a := range u.Reuse.AttackerIPs {
+			st.listed[a] = true
+		}
+	}
+}
+
+// stringCache is a set of keys with a value each; past maxSeen it starts
 // afresh.
 type stringCache struct {
 	mu sync.Mutex

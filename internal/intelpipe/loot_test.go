@@ -412,3 +412,39 @@ func TestLootIPv6LinkLocalLeak(t *testing.T) {
 		t.Errorf("header leak: %v", got)
 	}
 }
+
+// TestSecretMemory: the loot stage skips the store only for events that
+// cannot change a reuse row but for its counts.
+func TestSecretMemory(t *testing.T) {
+	var m secretMemory
+	d1, d2 := [2]string{"decky-01", "ssh"}, [2]string{"decky-02", "ssh"}
+	if m.unchanged("s", d1, "198.51.100.1") {
+		t.Fatal("an unknown secret is unchanged")
+	}
+	m.learn("s", d1, "198.51.100.1", store.ReuseUpdate{CredentialID: 1}) // one target, no row
+	if !m.unchanged("s", d1, "198.51.100.2") {
+		t.Error("another address on the only target changes nothing")
+	}
+	if m.unchanged("s", d2, "198.51.100.2") {
+		t.Error("a second target makes the row")
+	}
+	m.learn("s", d2, "198.51.100.2", store.ReuseUpdate{CredentialID: 2, Reuse: &store.CredentialReuse{
+		AttackerIPs: []string{"198.51.100.1", "198.51.100.2"}}})
+	if !m.unchanged("s", d1, "198.51.100.1") || !m.unchanged("s", d2, "198.51.100.2") {
+		t.Error("listed addresses on counted targets change nothing")
+	}
+	if m.unchanged("s", d1, "198.51.100.3") {
+		t.Error("a new address joins a list that is not full")
+	}
+	full := make([]string, store.ReuseListMax)
+	for i := range full {
+		full[i] = fmt.Sprintf("198.51.100.%d", i)
+	}
+	m.learn("s", d1, "198.51.100.3", store.ReuseUpdate{CredentialID: 3, Reuse: &store.CredentialReuse{AttackerIPs: full}})
+	if !m.unchanged("s", d1, "203.0.113.9") {
+		t.Error("a full list takes no new address")
+	}
+	if m.unchanged("s", [2]string{"decky-03", "ftp"}, "203.0.113.9") {
+		t.Error("a new target always counts")
+	}
+}

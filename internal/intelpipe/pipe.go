@@ -58,11 +58,13 @@ const (
 // Store is what the stages read and write; *store.Store implements it.
 type Store interface {
 	AttackerByIP(ctx context.Context, ip string) (store.Attacker, error)
+	AttackerUUIDByIP(ctx context.Context, ip string) (string, error)
 	UpsertObservations(ctx context.Context, os []store.Observation) ([]bool, error)
 	UpsertObservationSets(ctx context.Context, sets [][]store.Observation) ([][]bool, error)
 	ObservationsForEvidence(ctx context.Context, evidenceRef string) ([]store.Observation, error)
 	ObservationsForIdentity(ctx context.Context, identityUUID string, primitives ...string) (map[string][]store.ObservationPoint, error)
 	EnsureStubIdentityForAttacker(ctx context.Context, attackerUUID string) (string, error)
+	EnsureStubIdentities(ctx context.Context, attackerUUIDs []string) (map[string]string, error)
 	AttributionStates(ctx context.Context, identityUUID string) ([]store.AttributionState, error)
 	UpsertAttributionStates(ctx context.Context, states []store.AttributionState) error
 	MultiActorIdentities(ctx context.Context) ([]store.MultiActor, error)
@@ -141,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 		{DurableBehave, event.SubjectPrefix + "*.*." + typeSessionRecorded, p.behaveBatch},
 		{DurableHashes, event.SubjectAll, perEvent(p.hashes)},
 		{DurableProfile, event.SubjectAll, p.profile},
-		{DurableLoot, event.SubjectAll, perEvent(p.loot)},
+		{DurableLoot, event.SubjectAll, p.lootBatch},
 	}
 	if cfg.Probe != nil && len(cfg.Probe.Allow) > 0 {
 		s, err := prober.NewScheduler(*cfg.Probe, cfg.Prober, func(r prober.Result) { p.probed(rctx, r) })
@@ -206,6 +208,11 @@ type retryError struct {
 func (r *retryError) Error() string { return "retry in " + r.after.String() + ": " + r.reason }
 
 func retryLater(after time.Duration, reason string) error { return &retryError{after, reason} }
+
+// ingestLag is how long a stage waits before asking again for what the
+// ingest worker writes (an attacker row, a credentials row): it commits a
+// batch within milliseconds, so a short wait costs a burst little.
+const ingestLag = 500 * time.Millisecond
 
 // maxDefer is how old an event may grow while a stage waits for what it
 // depends on; past it the stage gives up on the event, saying so.
@@ -331,12 +338,12 @@ func (p *Pipeline) publishNATS(subject string, payload any) {
 // creates it from the same events, so a missing row is a deferral, not an
 // error, until the event is maxDefer old.
 func (p *Pipeline) attackerUUID(ctx context.Context, e event.Event) (string, error) {
-	a, err := p.cfg.Store.AttackerByIP(ctx, e.SrcIP)
+	id, err := p.cfg.Store.AttackerUUIDByIP(ctx, e.SrcIP)
 	switch {
 	case err == nil:
-		return a.UUID, nil
+		return id, nil
 	case errors.Is(err, store.ErrNotFound) && time.Since(e.Time) < maxDefer:
-		return "", retryLater(2*time.Second, "no attacker row yet for "+e.SrcIP)
+		return "", retryLater(ingestLag, "no attacker row yet for "+e.SrcIP)
 	case errors.Is(err, store.ErrNotFound):
 		return "", nil
 	}

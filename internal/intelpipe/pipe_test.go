@@ -424,3 +424,46 @@ func TestEmailReceived(t *testing.T) {
 		}
 	}
 }
+
+// TestBehaveBatch: two sessions of one attacker in one batch are stored
+// together and attributed once over both; the same batch again stores and
+// publishes nothing new.
+func TestBehaveBatch(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.attacker(t, "198.51.100.61")
+	e1 := f.recording(t, "198.51.100.61", "b1.cast", 0.12, "uname -a", "id")
+	e2 := f.recording(t, "198.51.100.61", "b2.cast", 0.15, "cat /etc/passwd", "ls /tmp")
+	for _, err := range f.p.behaveBatch(ctx, []event.Event{e1, e2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	uuid := f.attacker(t, "198.51.100.61")
+	identity, err := f.st.EnsureStubIdentityForAttacker(ctx, uuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := f.st.AttributionStates(ctx, identity)
+	if err != nil || len(states) == 0 {
+		t.Fatalf("attribution: %v %v", states, err)
+	}
+	for _, st := range states {
+		if st.ObservationCount > 2 || st.ObservationCount < 1 {
+			t.Errorf("%s: %d observations", st.Primitive, st.ObservationCount)
+		}
+	}
+	changed := f.pub.count("attribution.profile.state_changed")
+	if changed != len(states) {
+		t.Errorf("%d state_changed for %d states: one per primitive, not per session", changed, len(states))
+	}
+	before := f.pub.count("")
+	for _, err := range f.p.behaveBatch(ctx, []event.Event{e1, e2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.pub.count(""); n != before {
+		t.Errorf("a replayed batch published %d more", n-before)
+	}
+}

@@ -448,7 +448,7 @@ func (p *Pipeline) profileAttacker(ctx context.Context, ip string, events []even
 	a, err := p.cfg.Store.AttackerByIP(ctx, ip)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && time.Since(events[idx[0]].Time) < maxDefer:
-		return nil, retryLater(2*time.Second, "no attacker row yet for "+ip)
+		return nil, retryLater(ingestLag, "no attacker row yet for "+ip)
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
 	case err != nil:
@@ -534,7 +534,7 @@ func (p *Pipeline) sessionModality(ctx context.Context, e event.Event) (string, 
 		}
 	}
 	if len(obs) == 0 && time.Since(e.Time) < modalityWait {
-		return "", retryLater(5*time.Second, "no BEHAVE observations yet for "+sid)
+		return "", retryLater(time.Second, "no BEHAVE observations yet for "+sid)
 	}
 	return "", nil
 }

@@ -44,46 +44,76 @@ type MultiActor struct {
 // creating a 1:1 stub identity (32-hex id, first and last seen copied from
 // the attacker) when it has none. ErrNotFound when the attacker does not
 // exist yet (the caller defers). Two racing callers get the same identity:
-// the loser's stub is rolled back, not orphaned.
+// the loser's stub is removed, not orphaned.
 func (s *Store) EnsureStubIdentityForAttacker(ctx context.Context, attackerUUID string) (string, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	ids, err := s.EnsureStubIdentities(ctx, []string{attackerUUID})
 	if err != nil {
 		return "", err
 	}
-	defer tx.Rollback()
-	var identity sql.NullString
-	var first, last string
-	err = tx.QueryRowContext(ctx, s.q("SELECT identity_id, first_seen, last_seen FROM attackers WHERE uuid = ?"), attackerUUID).
-		Scan(&identity, &first, &last)
-	if errors.Is(err, sql.ErrNoRows) {
+	id, ok := ids[attackerUUID]
+	if !ok {
 		return "", ErrNotFound
 	}
+	return id, nil
+}
+
+// EnsureStubIdentities is EnsureStubIdentityForAttacker for several
+// attackers in one transaction: the identity of each, by attacker uuid.
+// Attackers that do not exist are left out of the map.
+func (s *Store) EnsureStubIdentities(ctx context.Context, attackerUUIDs []string) (map[string]string, error) {
+	out := make(map[string]string, len(attackerUUIDs))
+	if len(attackerUUIDs) == 0 {
+		return out, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return "", fmt.Errorf("store: attacker %s: %w", attackerUUID, err)
+		return nil, err
 	}
-	if identity.Valid {
-		return identity.String, nil
+	defer tx.Rollback()
+	now := fmtTime(time.Now())
+	for _, attacker := range attackerUUIDs {
+		if _, done := out[attacker]; done {
+			continue
+		}
+		var identity sql.NullString
+		var first, last string
+		err = tx.QueryRowContext(ctx, s.q("SELECT identity_id, first_seen, last_seen FROM attackers WHERE uuid = ?"), attacker).
+			Scan(&identity, &first, &last)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: attacker %s: %w", attacker, err)
+		}
+		if identity.Valid {
+			out[attacker] = identity.String
+			continue
+		}
+		id := hexID()
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO attacker_identities
+			(uuid, first_seen_at, last_seen_at, created_at, updated_at, observation_count) VALUES (?,?,?,?,?,1)`),
+			id, first, last, now, now); err != nil {
+			return nil, fmt.Errorf("store: stub identity for %s: %w", attacker, err)
+		}
+		r, err := tx.ExecContext(ctx, s.q("UPDATE attackers SET identity_id = ? WHERE uuid = ? AND identity_id IS NULL"), id, attacker)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			out[attacker] = id
+			continue
+		}
+		// Another writer linked the attacker first: drop our stub, take theirs.
+		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM attacker_identities WHERE uuid = ?"), id); err != nil {
+			return nil, err
+		}
+		err = tx.QueryRowContext(ctx, s.q("SELECT identity_id FROM attackers WHERE uuid = ?"), attacker).Scan(&identity)
+		if err != nil || !identity.Valid {
+			return nil, fmt.Errorf("store: identity of %s: %v", attacker, err)
+		}
+		out[attacker] = identity.String
 	}
-	id, now := hexID(), fmtTime(time.Now())
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO attacker_identities
-		(uuid, first_seen_at, last_seen_at, created_at, updated_at, observation_count) VALUES (?,?,?,?,?,1)`),
-		id, first, last, now, now); err != nil {
-		return "", fmt.Errorf("store: stub identity for %s: %w", attackerUUID, err)
-	}
-	r, err := tx.ExecContext(ctx, s.q("UPDATE attackers SET identity_id = ? WHERE uuid = ? AND identity_id IS NULL"), id, attackerUUID)
-	if err != nil {
-		return "", err
-	}
-	if n, _ := r.RowsAffected(); n == 1 {
-		return id, tx.Commit()
-	}
-	// Another writer linked the attacker first: drop our stub, take theirs.
-	tx.Rollback()
-	err = s.db.QueryRowContext(ctx, s.q("SELECT identity_id FROM attackers WHERE uuid = ?"), attackerUUID).Scan(&identity)
-	if err != nil || !identity.Valid {
-		return "", fmt.Errorf("store: identity of %s: %v", attackerUUID, err)
-	}
-	return identity.String, nil
+	return out, tx.Commit()
 }
 
 func validAttributionState(st string) bool {

@@ -107,7 +107,7 @@ func foldRows(rs *sql.Rows, each func(reuseMember)) (*reuseFold, error) {
 		for _, l := range [][]string{g.AttackerUUIDs, g.AttackerIPs, g.Deckies, g.Services} {
 			slices.Sort(l)
 		}
-		g.AttackerUUIDs, g.AttackerIPs = g.AttackerUUIDs[:min(len(g.AttackerUUIDs), reuseListMax)], g.AttackerIPs[:min(len(g.AttackerIPs), reuseListMax)]
+		g.AttackerUUIDs, g.AttackerIPs = g.AttackerUUIDs[:min(len(g.AttackerUUIDs), ReuseListMax)], g.AttackerIPs[:min(len(g.AttackerIPs), ReuseListMax)]
 	}
 	return f, nil
 }
@@ -160,6 +160,10 @@ type ReuseUpdate struct {
 	// Reuse is the secret's reuse row, nil while the secret has been tried
 	// on one target only.
 	Reuse *CredentialReuse
+	// Known: the fast path answered — the reuse row exists, the event's
+	// target was already in it and so was its address (or the row's list
+	// is full): nothing to write, Reuse is nil.
+	Known bool
 	// Inserted: the row is new. Changed: the row was written (new, or
 	// something in it moved — an attempt, an attacker, a target).
 	Inserted, Changed bool
@@ -186,6 +190,7 @@ func (s *Store) RefreshCredentialReuseOf(ctx context.Context, e event.Event) (Re
 	}
 	k := reuseKey{sha, c.Kind(), cleanText(c.Principal, maxPrincipal)}
 	if u.CredentialID, err = s.knownReuseMember(ctx, k, e); err != nil || u.CredentialID != 0 {
+		u.Known = u.CredentialID != 0
 		return u, err
 	}
 	rs, err := s.db.QueryContext(ctx, s.q(`SELECT `+reuseMemberCols+`
@@ -246,7 +251,7 @@ func (s *Store) knownReuseMember(ctx context.Context, k reuseKey, e event.Event)
 		return 0, fmt.Errorf("store: reuse of a secret: %w", err)
 	}
 	var listed []string
-	if json.Unmarshal([]byte(ips), &listed) != nil || (len(listed) < reuseListMax && !slices.Contains(listed, e.SrcIP)) {
+	if json.Unmarshal([]byte(ips), &listed) != nil || (len(listed) < ReuseListMax && !slices.Contains(listed, e.SrcIP)) {
 		return 0, nil
 	}
 	var id int64
@@ -270,10 +275,10 @@ func (s *Store) knownReuseMember(ctx context.Context, k reuseKey, e event.Event)
 	return id, nil
 }
 
-// reuseListMax bounds the attacker lists of a reuse row: a secret sprayed
-// by thousands of addresses keeps the first reuseListMax of them (sorted);
+// ReuseListMax bounds the attacker lists of a reuse row: a secret sprayed
+// by thousands of addresses keeps the first ReuseListMax of them (sorted);
 // the credentials table has them all.
-const reuseListMax = 100
+const ReuseListMax = 100
 
 // reuseWrite is what writeReuse did.
 type reuseWrite struct {

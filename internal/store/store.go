@@ -43,8 +43,9 @@ var ErrConflict = errors.New("store: conflict")
 type Store struct {
 	db      *sql.DB
 	dialect dialect
-	stmts   sync.Map // query → *sql.Stmt, see txStmt
-	totals  totals   // cached unfiltered counts of events and attackers
+	stmts   sync.Map   // query → *sql.Stmt, see txStmt
+	totals  totals     // cached unfiltered counts of events and attackers
+	uuids   uuidMemory // attacker uuid by address, see AttackerUUIDByIP
 
 	stopCheckpoint context.CancelFunc
 	checkpointDone chan struct{}

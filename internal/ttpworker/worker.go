@@ -51,7 +51,7 @@ type DerivedSource interface {
 
 // Store is what the worker needs of the store.
 type Store interface {
-	AttackerByIP(ctx context.Context, ip string) (store.Attacker, error)
+	AttackerUUIDByIP(ctx context.Context, ip string) (string, error)
 	InsertTag(ctx context.Context, t store.Tag) (bool, error)
 	InsertTags(ctx context.Context, tags []store.Tag) ([]string, error)
 }
@@ -298,10 +298,10 @@ func (w *Worker) commit(ctx context.Context, items []item, owners int) (missing 
 		if g.attacker == "" && g.identity == "" && it.ip != "" {
 			id, ok := attackers[it.ip]
 			if !ok {
-				a, err := w.Store.AttackerByIP(ctx, it.ip)
+				uuid, err := w.Store.AttackerUUIDByIP(ctx, it.ip)
 				switch {
 				case err == nil:
-					id = a.UUID
+					id = uuid
 				case errors.Is(err, store.ErrNotFound):
 				default:
 					return missing, err
