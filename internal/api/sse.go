@@ -63,12 +63,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 		}
 	}
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	out := startSSE(w)
 	if out.comment("keepalive") != nil {
 		return nil
 	}
@@ -88,11 +83,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, id *identity) er
 		case <-ctx.Done():
 			return nil
 		case <-keepalive.C:
-			if err := s.recheck(ctx, id, accessStream); err != nil {
-				s.log.Info("api: stream closed, its token is no longer valid", "user", id.user.Username)
-				return nil
-			}
-			if out.comment("keepalive") != nil {
+			if !s.keepAlive(ctx, id, out) {
 				return nil
 			}
 		case <-poll.C:
@@ -176,6 +167,27 @@ type summaryFrame struct {
 // sendSummary sends the stats and histogram frames (DECNET's stream sends
 // them first and after new logs). A store error skips them quietly: the
 // logs frames matter more. It returns the write error, if any.
+// startSSE answers 200 with the event-stream headers (no caching, no proxy
+// buffering) and returns the writer of its frames.
+func startSSE(w http.ResponseWriter) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+// keepAlive re-checks a stream's token (revoked, expired, role changed)
+// and sends a keepalive comment; false ends the stream.
+func (s *server) keepAlive(ctx context.Context, id *identity, out *sseWriter) bool {
+	if err := s.recheck(ctx, id, accessStream); err != nil {
+		s.log.Info("api: stream closed, its token is no longer valid", "user", id.user.Username)
+		return false
+	}
+	return out.comment("keepalive") == nil
+}
+
 func (s *server) sendSummary(ctx context.Context, out *sseWriter) error {
 	st, err := s.st.Stats(ctx)
 	if err != nil {

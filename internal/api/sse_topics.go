@@ -232,12 +232,7 @@ func (s *server) serveTopics(w http.ResponseWriter, r *http.Request, id *identit
 		return err
 	}
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	out := startSSE(w)
 	if out.event("snapshot", "", snap) != nil {
 		return nil
 	}
@@ -252,11 +247,7 @@ func (s *server) serveTopics(w http.ResponseWriter, r *http.Request, id *identit
 		case <-ctx.Done():
 			return nil
 		case <-keepalive.C:
-			if err := s.recheck(ctx, id, accessStream); err != nil {
-				s.log.Info("api: stream closed, its token is no longer valid", "user", id.user.Username)
-				return nil
-			}
-			if out.comment("keepalive") != nil {
+			if !s.keepAlive(ctx, id, out) {
 				return nil
 			}
 		case f := <-q.ch:

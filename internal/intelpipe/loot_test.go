@@ -258,11 +258,7 @@ func TestLootCredentialReuse(t *testing.T) {
 func TestLootFromBus(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	bs, err := bus.Open(ctx, bus.Options{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bs.Close()
+	bs := openBus(t)
 	const ip = "198.51.100.50"
 	hello := lootEvent("ssh", "handshake", ip, "s1", map[string]any{"client_version": "SSH-2.0-Go", "hassh": testHASSH})
 	f.ingested(t, hello)
@@ -308,11 +304,7 @@ func waitDrained(t testing.TB, bs *bus.Bus, durable string) {
 func BenchmarkLootFromBus(b *testing.B) {
 	ctx := context.Background()
 	f := newFixture(b)
-	bs, err := bus.Open(ctx, bus.Options{DataDir: b.TempDir(), Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bs.Close()
+	bs := openBus(b)
 	n := max(b.N, 5000)
 	evs := make([]event.Event, 0, n)
 	for i := range n {

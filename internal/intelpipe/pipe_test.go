@@ -320,11 +320,7 @@ func BenchmarkPipelineStages(b *testing.B) {
 func BenchmarkStagesFromBus(b *testing.B) {
 	ctx := context.Background()
 	f := newFixture(b)
-	bs, err := bus.Open(ctx, bus.Options{DataDir: b.TempDir(), Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bs.Close()
+	bs := openBus(b)
 	var evs []event.Event
 	for i := range 1000 {
 		f.attacker(b, fmt.Sprintf("198.51.%d.%d", 100+i/250, i%250+1))
@@ -466,4 +462,16 @@ func TestBehaveBatch(t *testing.T) {
 	if n := f.pub.count(""); n != before {
 		t.Errorf("a replayed batch published %d more", n-before)
 	}
+}
+
+// openBus is an embedded bus on a temporary directory, closed when the
+// test ends.
+func openBus(tb testing.TB) *bus.Bus {
+	tb.Helper()
+	bs, err := bus.Open(context.Background(), bus.Options{DataDir: tb.TempDir(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(bs.Close)
+	return bs
 }

@@ -255,26 +255,37 @@ func browserGet[T any](t *testing.T, ctx context.Context, what string, a chromed
 	return v
 }
 
-// sshFrom tries user/pw on the ssh service at addr from the loopback
-// address src, running commands when the login succeeds.
-func sshFrom(t *testing.T, src, addr, user, pw string, commands ...string) {
+// dialSSHFrom connects from the loopback address src to the ssh service at
+// addr and logs in as user/pw; a failed dial fails the test, a refused
+// login is the error.
+func dialSSHFrom(t *testing.T, src, addr, user, pw string) (*ssh.Client, error) {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial %s from %s: %v", addr, src, err)
 	}
-	defer conn.Close()
 	cfg := &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.Password(pw)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second}
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return ssh.NewClient(c, chans, reqs), nil
+}
+
+// sshFrom tries user/pw on the ssh service at addr from the loopback
+// address src, running commands when the login succeeds.
+func sshFrom(t *testing.T, src, addr, user, pw string, commands ...string) {
+	t.Helper()
+	client, err := dialSSHFrom(t, src, addr, user, pw)
 	if err != nil {
 		if len(commands) > 0 {
 			t.Fatalf("ssh %s@%s: %v", user, addr, err)
 		}
 		return
 	}
-	client := ssh.NewClient(c, chans, reqs)
 	defer client.Close()
 	for _, cmd := range commands {
 		sess, err := client.NewSession()
@@ -290,19 +301,10 @@ func sshFrom(t *testing.T, src, addr, user, pw string, commands ...string) {
 // interactive shell on a pseudo-terminal, as a person would.
 func sshShellFrom(t *testing.T, src, addr, user, pw string, lines ...string) {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial %s from %s: %v", addr, src, err)
-	}
-	defer conn.Close()
-	cfg := &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.Password(pw)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second}
-	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	client, err := dialSSHFrom(t, src, addr, user, pw)
 	if err != nil {
 		t.Fatalf("ssh %s@%s: %v", user, addr, err)
 	}
-	client := ssh.NewClient(c, chans, reqs)
 	defer client.Close()
 	sess, err := client.NewSession()
 	if err != nil {

@@ -272,11 +272,20 @@ func sortedSets(m map[string]map[string]bool) map[string][]string {
 // CommandSets returns the distinct commands (trimmed, at most 512) each of
 // ips ran, sorted, by address.
 func (s *Store) CommandSets(ctx context.Context, ips []string) (map[string][]string, error) {
+	return s.eventFieldSets(ctx, "command sets", "'command'", "command",
+		func(c string) string { return strings.Join(strings.Fields(c), " ") }, ips)
+}
+
+// eventFieldSets returns, by address, the distinct values of one field of
+// the events of some types (types: a constant SQL list of quoted names)
+// each of ips sent, passed through norm ("" drops a value), at most 512
+// each, sorted.
+func (s *Store) eventFieldSets(ctx context.Context, what, types, field string, norm func(string) string, ips []string) (map[string][]string, error) {
 	sets := map[string]map[string]bool{}
 	err := eachChunk(ips, func(part []string, marks string) error {
-		rs, err := s.db.QueryContext(ctx, s.q("SELECT attacker_ip, fields FROM events WHERE event_type = 'command' AND attacker_ip IN ("+marks+")"), anySlice(part)...)
+		rs, err := s.db.QueryContext(ctx, s.q("SELECT attacker_ip, fields FROM events WHERE event_type IN ("+types+") AND attacker_ip IN ("+marks+")"), anySlice(part)...)
 		if err != nil {
-			return fmt.Errorf("store: command sets: %w", err)
+			return fmt.Errorf("store: %s: %w", what, err)
 		}
 		defer rs.Close()
 		for rs.Next() {
@@ -284,12 +293,11 @@ func (s *Store) CommandSets(ctx context.Context, ips []string) (map[string][]str
 			if err := rs.Scan(&ip, &fields); err != nil {
 				return err
 			}
-			var f struct {
-				Command string `json:"command"`
-			}
+			var f map[string]any
 			json.Unmarshal([]byte(fields), &f)
-			if c := strings.Join(strings.Fields(f.Command), " "); c != "" {
-				addBounded(sets, ip, c)
+			v, _ := f[field].(string)
+			if v = norm(v); v != "" {
+				addBounded(sets, ip, v)
 			}
 		}
 		return rs.Err()
@@ -324,29 +332,7 @@ func (s *Store) CredentialSets(ctx context.Context, ips []string) (map[string][]
 // each of ips asked a decky to fetch (download_attempt, file_captured with
 // a url), at most 512, sorted, by address.
 func (s *Store) DownloadHosts(ctx context.Context, ips []string) (map[string][]string, error) {
-	sets := map[string]map[string]bool{}
-	err := eachChunk(ips, func(part []string, marks string) error {
-		rs, err := s.db.QueryContext(ctx, s.q("SELECT attacker_ip, fields FROM events WHERE event_type IN ('download_attempt', 'file_captured') AND attacker_ip IN ("+marks+")"), anySlice(part)...)
-		if err != nil {
-			return fmt.Errorf("store: download hosts: %w", err)
-		}
-		defer rs.Close()
-		for rs.Next() {
-			var ip, fields string
-			if err := rs.Scan(&ip, &fields); err != nil {
-				return err
-			}
-			var f struct {
-				URL string `json:"url"`
-			}
-			json.Unmarshal([]byte(fields), &f)
-			if h := urlHost(f.URL); h != "" {
-				addBounded(sets, ip, h)
-			}
-		}
-		return rs.Err()
-	})
-	return sortedSets(sets), err
+	return s.eventFieldSets(ctx, "download hosts", "'download_attempt', 'file_captured'", "url", urlHost, ips)
 }
 
 // urlHost is the lower-case host of raw ("" when it has none). A bare

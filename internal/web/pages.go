@@ -287,10 +287,12 @@ type attackerData struct {
 	// Recordings maps a session id to the event that names its
 	// recording, for the Replay links.
 	Recordings map[string]int64
+	attackerIntel // profile, intel, fingerprints, files, behaviour
 }
 
-// attackerDetail is one profile: timeline, sessions, commands and
-// credentials. GET /ui/attackers/{uuid}.
+// attackerDetail is one profile: profile and intel, TTP, behaviour,
+// fingerprints, files, sessions, commands, credentials and timeline.
+// GET /ui/attackers/{uuid}.
 func (d *Dashboard) attackerDetail(w http.ResponseWriter, r *http.Request, s *session) error {
 	ctx := r.Context()
 	a, err := d.st.AttackerByUUID(ctx, r.PathValue("uuid"))
@@ -317,6 +319,9 @@ func (d *Dashboard) attackerDetail(w http.ResponseWriter, r *http.Request, s *se
 		return err
 	}
 	if v.Recordings, err = d.recordingsOf(ctx, a.IP); err != nil {
+		return err
+	}
+	if v.attackerIntel, err = d.intelOf(ctx, a); err != nil {
 		return err
 	}
 	return d.renderPage(w, r, s, http.StatusOK, "attacker", "Attacker "+a.IP, v)

@@ -48,6 +48,17 @@ type Store interface {
 	Credentials(ctx context.Context, p store.Page) ([]store.Credential, int, error)
 	Commands(ctx context.Context, ip string, limit, offset int) ([]store.Command, int, error)
 	Deckies(ctx context.Context) ([]store.DeckyRow, error)
+
+	// The attacker page's profile, intel, fingerprints, files and
+	// behaviour (pages_attacker.go).
+	AttackerIntel(ctx context.Context, attackerUUID string) (store.AttackerIntel, error)
+	AttackerIdentity(ctx context.Context, attackerUUID string) (string, error)
+	AttackerRotation(ctx context.Context, attackerUUID string) (int, *time.Time, error)
+	AttackerFingerprintsUpTo(ctx context.Context, attackerIP string, limit int) ([]store.AttackerFingerprint, error)
+	AttackerProbeFingerprints(ctx context.Context, attackerUUID string, limit int) ([]store.ProbeFingerprint, error)
+	AttackerCapturedFiles(ctx context.Context, attackerIP string, limit int) ([]store.CapturedFile, error)
+	LatestObservationPerPrimitive(ctx context.Context, attackerUUID string) (map[string]store.LatestObservation, error)
+	AttributionStates(ctx context.Context, identityUUID string) ([]store.AttributionState, error)
 }
 
 // Config is what the dashboard needs from the process that runs it.
