@@ -9,8 +9,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/decnet-go/decnet/internal/attribution"
 	"github.com/decnet-go/decnet/internal/behave"
@@ -113,16 +115,32 @@ func (p *Pipeline) publishObservations(e event.Event, rows []store.Observation, 
 // rows, publishes nothing and attributes to the same states.
 func (p *Pipeline) behaveBatch(ctx context.Context, events []event.Event) []error {
 	errs := make([]error, len(events))
+	// Recordings are read and analysed side by side (CPU work); the
+	// writes below are one transaction.
+	rows := make([][]store.Observation, len(events))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				errs[i] = guard(events[i], func() (err error) {
+					rows[i], err = p.sessionObservations(ctx, events[i])
+					return err
+				})
+			}
+		})
+	}
+	for i := range events {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	var idx []int // events with observations, and their rows
 	var sets [][]store.Observation
-	for i, e := range events {
-		errs[i] = guard(e, func() error {
-			rows, err := p.sessionObservations(ctx, e)
-			if err == nil && len(rows) > 0 {
-				idx, sets = append(idx, i), append(sets, rows)
-			}
-			return err
-		})
+	for i, r := range rows {
+		if errs[i] == nil && len(r) > 0 {
+			idx, sets = append(idx, i), append(sets, r)
+		}
 	}
 	if len(sets) == 0 {
 		return errs

@@ -28,9 +28,6 @@ import (
 // reuse row's announced target count), so a redelivered event changes
 // nothing and publishes nothing.
 
-// DurableLoot is the loot stage's durable consumer.
-const DurableLoot = "intel-loot"
-
 // TopicCredentialReuse announces a reuse row that is new or whose targets
 // grew (core NATS).
 const TopicCredentialReuse = "credential.reuse.detected"

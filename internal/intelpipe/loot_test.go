@@ -270,7 +270,7 @@ func TestLootFromBus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitDrained(t, bs, DurableLoot)
+	waitDrained(t, bs, DurableIntel)
 	p.Stop()
 	if n := len(f.pub.payloads(TopicFingerprinted)); n != 2 {
 		t.Errorf("%d attacker.fingerprinted; want 2 (hassh, client version)", n)
@@ -338,15 +338,15 @@ func BenchmarkLootFromBus(b *testing.B) {
 	em.Close(ctx)
 	pub := &published{}
 	p := &Pipeline{cfg: Config{Bus: bs, Store: f.st, Publish: pub.publish}, log: slog.New(slog.DiscardHandler)}
-	c, err := bs.Consumer(ctx, bus.ConsumerOptions{Durable: DurableLoot, Filter: event.SubjectAll, MaxPending: 1024, AckWait: time.Minute})
+	c, err := bs.Consumer(ctx, bus.ConsumerOptions{Durable: DurableIntel, Filter: event.SubjectAll, MaxPending: 1024, AckWait: time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	b.ResetTimer()
 	done := make(chan struct{})
-	go func() { defer close(done); p.consume(rctx, DurableLoot, c, perEvent(p.loot)) }()
-	waitDrained(b, bs, DurableLoot)
+	go func() { defer close(done); p.consume(rctx, DurableIntel, c, perEvent(p.loot)) }()
+	waitDrained(b, bs, DurableIntel)
 	b.StopTimer()
 	cancel()
 	<-done

@@ -37,15 +37,24 @@ import (
 
 // Durable consumer names of the stages.
 const (
+	// DurableIntel feeds the hashes and intel, profile and loot stages from
+	// one consumer of every event: one decode and one delivery per event
+	// for the three, not three.
+	DurableIntel = "intel"
+	// DurableBehave feeds BEHAVE and attribution: session_recorded only.
 	DurableBehave = "intel-behave"
-	// DurableAttribution was the attribution stage's own consumer; the
-	// BEHAVE stage now attributes each batch of sessions right after
-	// storing their observations, and Start drops this consumer when an
-	// older version left it.
-	DurableAttribution = "intel-attribution"
-	DurableHashes      = "intel-hashes"
-	DurableProber      = "intel-prober"
+	DurableProber = "intel-prober"
 )
+
+// maxInFlight bounds the deliveries a stage holds unacknowledged. Those
+// waiting for a retry (an attacker row, a session's observations) count
+// too, so it is large: a burst that makes many of them wait must not stop
+// the stage taking the events behind them.
+const maxInFlight = 4096
+
+// retiredDurables are consumers of earlier versions (one per stage), which
+// Start deletes so they do not linger with a growing backlog.
+var retiredDurables = []string{"intel-attribution", "intel-hashes", "intel-profile", "intel-loot"}
 
 // Topics published on core NATS, besides attacker.observation.<primitive>
 // and the attribution subjects of package attribution.
@@ -141,9 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	stages := []stage{
 		{DurableBehave, event.SubjectPrefix + "*.*." + typeSessionRecorded, p.behaveBatch},
-		{DurableHashes, event.SubjectAll, perEvent(p.hashes)},
-		{DurableProfile, event.SubjectAll, p.profile},
-		{DurableLoot, event.SubjectAll, p.lootBatch},
+		{DurableIntel, event.SubjectAll, all(perEvent(p.hashes), p.profile, p.lootBatch)},
 	}
 	if cfg.Probe != nil && len(cfg.Probe.Allow) > 0 {
 		s, err := prober.NewScheduler(*cfg.Probe, cfg.Prober, func(r prober.Result) { p.probed(rctx, r) })
@@ -166,12 +173,14 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 		}
 		p.wg.Go(func() { p.refreshIntelLoop(rctx) })
 	}
-	if err := cfg.Bus.DropConsumer(ctx, DurableAttribution); err != nil {
-		p.log.Warn("intelpipe: cannot drop the old attribution consumer", "err", err)
+	for _, d := range retiredDurables {
+		if err := cfg.Bus.DropConsumer(ctx, d); err != nil {
+			p.log.Warn("intelpipe: cannot drop a retired consumer", "consumer", d, "err", err)
+		}
 	}
 	for _, s := range stages {
 		c, err := cfg.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: s.durable, Filter: s.filter,
-			MaxPending: 1024, AckWait: time.Minute})
+			MaxPending: maxInFlight, AckWait: time.Minute})
 		if err != nil {
 			p.Stop()
 			return nil, err
@@ -246,7 +255,7 @@ func (p *Pipeline) consume(ctx context.Context, name string, c *bus.Consumer, h 
 		if ctx.Err() != nil {
 			return // shutting down: the deliveries come back on the next start
 		}
-		at := 0
+		at, naked := 0, 0
 		for _, d := range ds {
 			if d.Err != nil {
 				continue
@@ -267,18 +276,70 @@ func (p *Pipeline) consume(ctx context.Context, name string, c *bus.Consumer, h 
 			at += len(d.Events)
 			if again > 0 {
 				d.Nak(again)
+				naked++
 			} else {
 				d.Ack()
 			}
 		}
+		// Deliveries waiting for the ingest worker (or BEHAVE) say the
+		// stage runs ahead of it: taking more now would only send them
+		// back too, so give it a moment.
+		if naked > 0 && !sleep(ctx, retryPause) {
+			return
+		}
 	}
 }
+
+// retryPause is how long a stage waits after a batch sent deliveries back.
+const retryPause = 50 * time.Millisecond
 
 // batchHandler processes the events of the deliveries one fetch returned,
 // in order; errs[i] is the outcome of events[i] as a handler's. A stage
 // that gains from seeing many events at once (one read and one write per
 // attacker, not per event) is one; the others are perEvent.
 type batchHandler func(ctx context.Context, events []event.Event) (errs []error)
+
+// all runs several stages over the same batch, side by side (they share
+// nothing but the store); an event's outcome is the one that asks the most
+// of the bus: an error over a retry, the longest retry over a shorter one,
+// so a redelivery reaches every stage (each is idempotent, so the ones
+// that were done change nothing). A stage's panic drops the batch for it
+// alone.
+func all(hs ...batchHandler) batchHandler {
+	return func(ctx context.Context, events []event.Event) []error {
+		results := make([][]error, len(hs))
+		var wg sync.WaitGroup
+		for k, h := range hs {
+			wg.Go(func() { results[k] = safely(ctx, slog.Default(), h, events) })
+		}
+		wg.Wait()
+		errs := make([]error, len(events))
+		for _, r := range results {
+			for i, err := range r {
+				errs[i] = worse(errs[i], err)
+			}
+		}
+		return errs
+	}
+}
+
+// worse is the outcome of two that asks the most of the bus.
+func worse(a, b error) error {
+	var ra, rb *retryError
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case !errors.As(a, &ra):
+		return a
+	case !errors.As(b, &rb):
+		return b
+	case rb.after > ra.after:
+		return b
+	}
+	return a
+}
 
 // perEvent runs h on each event in turn.
 func perEvent(h handler) batchHandler {

@@ -347,7 +347,7 @@ func BenchmarkStagesFromBus(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer p.Stop()
-	for _, d := range []string{DurableHashes, DurableBehave} {
+	for _, d := range []string{DurableIntel, DurableBehave} {
 		for {
 			left, err := bs.Pending(ctx, d)
 			if err == nil && left == 0 {

@@ -23,9 +23,6 @@ import (
 // in attackers.profile / attackers.threat_score. The ingest worker still
 // owns the row's counters; this stage only reads them.
 
-// DurableProfile is the profile stage's durable consumer.
-const DurableProfile = "intel-profile"
-
 // Topics of the profile stage (core NATS).
 const (
 	TopicAttackerObserved = "attacker.observed"

@@ -286,7 +286,7 @@ type attackerData struct {
 	TTP          []ttpRow // ATT&CK rollup; rows open the inspector drawer
 	// Recordings maps a session id to the event that names its
 	// recording, for the Replay links.
-	Recordings map[string]int64
+	Recordings    map[string]int64
 	attackerIntel // profile, intel, fingerprints, files, behaviour
 }
 

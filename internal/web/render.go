@@ -127,6 +127,8 @@ var funcs = template.FuncMap{
 	"truncate": truncate,
 	"query":    query,
 	"add":      func(a, b int) int { return a + b },
+	"bytes":    byteSize,
+	"deref":    func(b *bool) bool { return b != nil && *b },
 	"pct": func(n, total int) int {
 		if total <= 0 {
 			return 0
@@ -187,6 +189,20 @@ func prettyJSON(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return b.String()
+}
+
+// byteSize is a file size for people: 812 B, 4.2 KiB, 1.5 MiB.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 3; m /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGT"[exp]) + "iB"
 }
 
 // truncate cuts s to n runes with an ellipsis.
