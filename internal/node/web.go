@@ -30,6 +30,7 @@ func (n *Node) withDashboard(apiHandler http.Handler, cfg Config, fleet api.Flee
 		Notify:   n.notify,
 		DataDir:  cfg.DataDir,
 		Settings: n.dashboardSettings(cfg),
+		TTP:      n.ttpRules(),
 	}, n.Store)
 	wctx, cancel := context.WithCancel(context.Background())
 	n.stopWarm = cancel

@@ -50,6 +50,7 @@ func BenchmarkPages(b *testing.B) {
 		{"attacker", "/ui/attackers/" + att[0].UUID},
 		{"deckies", "/ui/deckies"},
 		{"ttp", "/ui/ttp"},
+		{"ttp_rules", "/ui/ttp/rules"},
 		{"ttp_technique", "/ui/ttp/T1059.004"},
 		{"ttp_inspector", "/ui/attackers/" + tagged.UUID + "/ttp/T1059.004"},
 		{"attacker_recorded", "/ui/attackers/" + tagged.UUID},

@@ -327,38 +327,6 @@ func (d *Dashboard) attackerDetail(w http.ResponseWriter, r *http.Request, s *se
 	return d.renderPage(w, r, s, http.StatusOK, "attacker", "Attacker "+a.IP, v)
 }
 
-// deckies is the fleet. GET /ui/deckies.
-func (d *Dashboard) deckies(w http.ResponseWriter, r *http.Request, s *session) error {
-	rows, err := d.st.Deckies(r.Context())
-	if err != nil {
-		return err
-	}
-	type deckyView struct {
-		store.DeckyRow
-		Listening, Failed int
-	}
-	v := struct {
-		Now     time.Time
-		Deckies []deckyView
-		Running int
-	}{Now: d.now()}
-	for _, dk := range rows {
-		dv := deckyView{DeckyRow: dk}
-		for _, b := range dk.Services {
-			if b.Status == "failed" {
-				dv.Failed++
-			} else {
-				dv.Listening++
-			}
-		}
-		if dk.Status == "running" {
-			v.Running++
-		}
-		v.Deckies = append(v.Deckies, dv)
-	}
-	return d.renderPage(w, r, s, http.StatusOK, "deckies", "Deckies", v)
-}
-
 // pager is the position in a paginated list.
 type pager struct {
 	Number, Size, Total, Pages int

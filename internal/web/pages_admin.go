@@ -47,6 +47,7 @@ type userAdminStore interface {
 // adminRoutes registers the admin screens' pages and actions.
 func (d *Dashboard) adminRoutes() {
 	d.handle("GET /ui/deckies/{name}", viewer, d.deckyPage)
+	d.handleBody("POST /ui/deckies/deploy", adminFormBytes, d.deployDeckies)
 	d.handleBody("POST /ui/deckies/{name}/services", adminFormBytes, d.addService)
 	d.handleBody("POST /ui/deckies/{name}/services/{svc}/remove", adminFormBytes, d.removeService)
 	d.handleBody("POST /ui/deckies/{name}/services/{svc}/config", adminFormBytes, d.configureService)
@@ -241,6 +242,10 @@ var notices = map[string]string{
 	"reset":   "Password of %s reset; they must change it at next sign-in.",
 	"deleted": "User %s deleted.",
 	"limit":   "Deployment limit set to %s.",
+	// Deploys and TTP rules (pages_deploy.go, pages_ttp_rules.go).
+	"deployed": "Deployed %s.",
+	"enabled":  "Rule %s enabled; the tagging engine applies it again.",
+	"disabled": "Rule %s disabled; the tagging engine skips it.",
 }
 
 func noticeText(q url.Values) string {

@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/engine"
 	"github.com/decnet-go/decnet/internal/honeypot"
 	"github.com/decnet-go/decnet/internal/honeypot/builtin"
+	"github.com/decnet-go/decnet/internal/store"
 )
 
 // fakeFleet is an engine.Operator over maps, refusing what the engine
@@ -30,6 +32,10 @@ type fakeFleet struct {
 	files   map[string][]byte            // decky:path → content
 	modes   map[string]fs.FileMode
 	applied []string
+	// The api.Deployer side: deckies started whole, and put records
+	// them in the store as the node's fleet does.
+	started []decky.Decky
+	put     func(context.Context, store.DeckyRow) error
 }
 
 func newFakeFleet(reg *honeypot.Registry) *fakeFleet {
@@ -138,6 +144,7 @@ func newAdminEnv(t *testing.T) (*testEnv, *fakeFleet, *[]string) {
 	reg := builtin.Registry()
 	f := newFakeFleet(reg)
 	var notes []string
+	f.put = e.st.PutDecky
 	e.d = New(Config{Version: "test", Now: func() time.Time { return testNow }, Fleet: f, Services: reg,
 		Notify: func(subject string, _ any) { notes = append(notes, subject) }}, e.st)
 	e.seed()
@@ -301,6 +308,8 @@ func adminActions(victim string) []struct {
 		{"/ui/users/" + victim + "/role", url.Values{"role": {"viewer"}}},
 		{"/ui/users/" + victim + "/password", url.Values{"new_password": {"a long enough password"}}},
 		{"/ui/users/" + victim + "/delete", url.Values{}},
+		{"/ui/deckies/deploy", url.Values{"archetype": {"linux-server"}, "count": {"1"}}},
+		{"/ui/ttp/rules/R0001/state", url.Values{"state": {"disabled"}}},
 	}
 }
 
@@ -347,8 +356,11 @@ func TestAdminActionsRefused(t *testing.T) {
 	if rec.Code != http.StatusForbidden {
 		t.Errorf("admin multipart drop without CSRF: %d", rec.Code)
 	}
-	if !slices.Equal(f.svcs["decky-01"], []string{"ssh"}) || len(f.files) != 0 || len(f.applied) != 0 {
-		t.Errorf("a refused action changed the fleet: %v %v %v", f.svcs, f.files, f.applied)
+	if !slices.Equal(f.svcs["decky-01"], []string{"ssh"}) || len(f.files) != 0 || len(f.applied) != 0 || len(f.started) != 0 {
+		t.Errorf("a refused action changed the fleet: %v %v %v %v", f.svcs, f.files, f.applied, f.started)
+	}
+	if states, _ := e.st.RuleStates(context.Background()); len(states) != 0 {
+		t.Errorf("a refused action changed rule states: %v", states)
 	}
 	us, _ := e.st.Users(context.Background())
 	if len(us) != 2 {

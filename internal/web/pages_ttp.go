@@ -38,6 +38,8 @@ const (
 // ttpRoutes registers the TTP, credentials and identities screens.
 func (d *Dashboard) ttpRoutes() {
 	d.handle("GET /ui/ttp", viewer, d.ttpMatrix)
+	d.handle("GET /ui/ttp/rules", viewer, d.ttpRules)
+	d.handleBody("POST /ui/ttp/rules/{rule_id}/state", adminFormBytes, d.setRuleState)
 	d.handle("GET /ui/ttp/{technique}", viewer, d.ttpTechnique)
 	d.handle("GET /ui/attackers/{uuid}/ttp/{technique}", viewer, d.ttpInspector)
 	d.handle("GET /ui/credentials", viewer, d.credentials)

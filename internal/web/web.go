@@ -82,6 +82,9 @@ type Config struct {
 	// DataDir is where the node keeps its files; session recordings are
 	// read under <DataDir>/deckies. Empty disables replay.
 	DataDir string
+	// TTP is the running tagging engine, whose rules the TTP rule list
+	// shows (the API's Config.TTP); nil shows the embedded rules.
+	TTP api.TTPRules
 	// Settings describes the node on the Settings screen and changes what
 	// may be changed there; nil shows what the dashboard knows by itself.
 	Settings *Settings
@@ -109,6 +112,7 @@ type Dashboard struct {
 	notifyFn func(subject string, payload any)
 	dataDir  string
 	settings Settings
+	ttp      api.TTPRules
 
 	// Stream timing; tests shorten them.
 	pollEvery      time.Duration
@@ -131,6 +135,7 @@ func New(cfg Config, st Store) *Dashboard {
 		services:       cfg.Services,
 		notifyFn:       cfg.Notify,
 		dataDir:        cfg.DataDir,
+		ttp:            cfg.TTP,
 	}
 	if cfg.Settings != nil {
 		d.settings = *cfg.Settings
