@@ -236,6 +236,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	shot("dashboard-settings.png")
 
+	// TTP rules: the admin disables a rule and enables it again.
+	run("ttp rules", chromedp.Navigate(base+"/ui/ttp/rules?q=R0001"), chromedp.WaitVisible(chromedp.ID("rule-R0001")),
+		chromedp.Click(chromedp.CSS(`#rule-R0001 button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rule-R0001 .rule-disabled`)))
+	shot("dashboard-ttp-rules.png")
+	run("enable the rule", chromedp.Click(chromedp.CSS(`#rule-R0001 button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rule-R0001 .rule-enabled`)))
+
 	run("deckies", chromedp.Navigate(base+"/ui/deckies"), chromedp.WaitVisible(chromedp.CSS(".card.decky")))
 	cards := browserGet(t, ctx, "decky cards", chromedp.Evaluate[int](`document.querySelectorAll(".card.decky").length`))
 	if cards != len(fleet) {
