@@ -17,13 +17,18 @@ import (
 // worker) catches up on what it missed.
 const DerivedStream = "DERIVED"
 
-// DerivedSubjects are the derived subject trees the stream keeps. ttp.> is
-// not among them: the TTP worker publishes it and consumes this stream, and
-// a stream over its own output would be a loop to guard. They must not
-// overlap the raw event stream's events.> (JetStream refuses overlapping
-// streams).
+// DerivedSubjects are the derived subjects the stream keeps: the ones a
+// durable consumer (the TTP worker) reads. The per-session flood —
+// attacker.observation.<primitive> and attribution.profile.*, dozens per
+// recorded session — is not kept: no stage consumes it durably, storing it
+// cost more than the whole BEHAVE stage, and under the size cap it would
+// push out the notices that matter. ttp.> is not kept either: the TTP
+// worker publishes it and consumes this stream, and a stream over its own
+// output would be a loop to guard. None may overlap the raw event stream's
+// events.> (JetStream refuses overlapping streams).
 var DerivedSubjects = []string{
-	"attacker.>", "attribution.>", "identity.>", "campaign.>", "credential.>", "email.>", "canary.>",
+	"attacker.intel.enriched", "attacker.fingerprinted", "attacker.fingerprint_rotated", "attacker.ipv6_leak",
+	"identity.>", "campaign.>", "credential.>", "email.>", "canary.>",
 }
 
 // ensureDerived creates or updates the derived stream: file storage,
@@ -37,7 +42,7 @@ func (b *Bus) ensureDerived(ctx context.Context, o Options) error {
 	}
 	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        DerivedStream,
-		Description: "DECNET derived notifications (attacker.>, identity.>, credential.>, …)",
+		Description: "DECNET derived notifications (attacker.intel.enriched, identity.>, credential.>, …)",
 		Subjects:    DerivedSubjects,
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,

@@ -188,20 +188,54 @@ func PhasesOf(e event.Event) []string {
 		add(PhaseCredentialAccess)
 	}
 	if cmd, _ := e.Fields["command"].(string); cmd != "" {
-		if reconCmd.MatchString(cmd) {
-			add(PhaseRecon)
-		}
-		if credCmd.MatchString(cmd) {
-			add(PhaseCredentialAccess)
-		}
-		if persCmd.MatchString(cmd) {
-			add(PhasePersistence)
-		}
-		if exfilCmd.MatchString(cmd) {
-			add(PhaseExfiltration)
+		for _, p := range commandPhases.of(cmd) {
+			add(p)
 		}
 	}
 	return out
+}
+
+// commandPhases remembers the kill-chain phases of recent command lines:
+// bots send the same few lines thousands of times, and four regular
+// expressions per line were a tenth of the profile stage.
+var commandPhases = phaseMemo{m: map[string][]string{}}
+
+type phaseMemo struct {
+	mu sync.Mutex
+	m  map[string][]string
+}
+
+// phaseMemoMax bounds the lines remembered (past it the memory starts
+// afresh); longer lines are not kept.
+const (
+	phaseMemoMax  = 16384
+	phaseMemoLine = 256
+)
+
+func (pm *phaseMemo) of(cmd string) []string {
+	pm.mu.Lock()
+	ps, ok := pm.m[cmd]
+	pm.mu.Unlock()
+	if ok {
+		return ps
+	}
+	for _, c := range []struct {
+		re    *regexp.Regexp
+		phase string
+	}{{reconCmd, PhaseRecon}, {credCmd, PhaseCredentialAccess}, {persCmd, PhasePersistence}, {exfilCmd, PhaseExfiltration}} {
+		if c.re.MatchString(cmd) {
+			ps = append(ps, c.phase)
+		}
+	}
+	if len(cmd) <= phaseMemoLine {
+		pm.mu.Lock()
+		if len(pm.m) >= phaseMemoMax {
+			clear(pm.m)
+		}
+		pm.m[cmd] = ps
+		pm.mu.Unlock()
+	}
+	return ps
 }
 
 // Timing thresholds of the human/automated classifier.
