@@ -263,3 +263,39 @@ func TestSourceKindOf(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDerive: whatever a derived notice carries (attacker data relayed by
+// the stages: user agents, subjects, header values), decoding it and
+// tagging what it gives never panics, and every event it gives has an id.
+func FuzzDerive(f *testing.F) {
+	set, err := ttp.Embedded(attack.Default())
+	if err != nil {
+		f.Fatal(err)
+	}
+	eng := ttp.New(set, ttp.Options{Fingerprints: ttp.KnownFingerprints()})
+	for _, seed := range []struct{ subject, data string }{
+		{"attacker.intel.enriched", `{"attacker_ip":"203.0.113.10","verdicts":[{"provider":"feodo","malicious":true,"families":["QakBot"]}]}`},
+		{"attacker.fingerprinted", `{"attacker_uuid":"a","probe_type":"jarm","port":443,"jarm_hash":"x"}`},
+		{"attacker.fingerprint_rotated", `{"attacker_uuid":"a","old_hash":"1","new_hash":"2"}`},
+		{"attacker.ipv6_leak", `{"attacker_uuid":"a","addr":"fe80::1"}`},
+		{"identity.merged", `{"winner_uuid":"w","loser_uuid":"l"}`},
+		{"credential.reuse.detected", `{"id":"r","target_count":3,"attacker_uuid":"a","deckies":["d1",2]}`},
+		{"email.received", `{"source_id":"m","attachment_extensions":[".docm"],"mal_hash_match":"Emotet"}`},
+		{"canary.t1.triggered", `{"token_kind":"http","src_ip":"198.51.100.1"}`},
+		{"email.received", `[1,2`},
+	} {
+		f.Add(seed.subject, []byte(seed.data))
+	}
+	f.Fuzz(func(t *testing.T, subject string, data []byte) {
+		items, err := derive(subject, data, time.Unix(1_800_000_000, 0))
+		if err != nil {
+			return
+		}
+		for _, it := range items {
+			if it.ev.ID == "" {
+				t.Fatalf("%s %q: an event without an id", subject, data)
+			}
+			eng.Tag(it.ev)
+		}
+	})
+}
