@@ -339,7 +339,7 @@ func TestAdminActionsRefused(t *testing.T) {
 		if rec := a.do("POST", act.path, form); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "Request refused") {
 			t.Errorf("admin POST %s without CSRF: %d, want 403", act.path, rec.Code)
 		}
-		form.Set("csrf", "x"+acsrf[1:])
+		form.Set("csrf", wrongToken(acsrf))
 		if rec := a.do("POST", act.path, form); rec.Code != http.StatusForbidden {
 			t.Errorf("admin POST %s with a wrong CSRF token: %d, want 403", act.path, rec.Code)
 		}

@@ -199,7 +199,7 @@ func TestCSRF(t *testing.T) {
 		want int
 	}{
 		{"missing", url.Values{}, nil, http.StatusForbidden},
-		{"wrong", url.Values{"csrf": {"x" + token[1:]}}, nil, http.StatusForbidden},
+		{"wrong", url.Values{"csrf": {wrongToken(token)}}, nil, http.StatusForbidden},
 		{"cross-site with token", url.Values{"csrf": {token}}, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
 		{"header (htmx)", url.Values{}, []string{csrfHeader, token, "Sec-Fetch-Site", "same-origin"}, http.StatusSeeOther},
 	} {
