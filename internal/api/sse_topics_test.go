@@ -112,7 +112,7 @@ func frameData(t *testing.T, f sseFrame) topicFrame {
 // nextEvent waits for the next frame that is not a comment.
 func nextEvent(t *testing.T, frames <-chan sseFrame) sseFrame {
 	t.Helper()
-	deadline := time.After(2 * time.Second)
+	deadline := time.After(10 * time.Second)
 	for {
 		select {
 		case f, ok := <-frames:
@@ -123,7 +123,7 @@ func nextEvent(t *testing.T, frames <-chan sseFrame) sseFrame {
 				return f
 			}
 		case <-deadline:
-			t.Fatal("no frame within 2 s")
+			t.Fatal("no frame within 10 s")
 		}
 	}
 }
@@ -358,12 +358,12 @@ func (c *streamCounter) count(user string) int {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if cond() {
 			return
 		}
 	}
-	t.Fatal("condition not met within 2 s")
+	t.Fatal("condition not met within 10 s")
 }
 
 // Streams unsubscribe when the client leaves, and without a bus (or when
