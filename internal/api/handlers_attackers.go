@@ -49,15 +49,11 @@ func (s *server) attacker(w http.ResponseWriter, r *http.Request, _ *identity) e
 	if d.Observations, err = s.attackerObservations(ctx, a.UUID); err != nil {
 		return err
 	}
-	if ir, ok := s.st.(interface {
-		AttackerIntel(ctx context.Context, attackerUUID string) (store.AttackerIntel, error)
-	}); ok {
-		switch in, err := ir.AttackerIntel(ctx, a.UUID); {
-		case err == nil:
-			d.Intel = &in
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
+	switch in, err := s.st.AttackerIntel(ctx, a.UUID); {
+	case err == nil:
+		d.Intel = &in
+	case !errors.Is(err, store.ErrNotFound):
+		return err
 	}
 	d.Sessions, d.Credentials, d.Commands = orEmpty(d.Sessions), orEmpty(d.Credentials), orEmpty(d.Commands)
 	return writeJSON(w, http.StatusOK, d)

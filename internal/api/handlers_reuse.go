@@ -16,6 +16,9 @@ type LootStore interface {
 	CredentialReuses(ctx context.Context, q store.ReuseQuery) ([]store.CredentialReuse, int, error)
 	CredentialReuseByID(ctx context.Context, id string) (store.CredentialReuse, error)
 	Bounties(ctx context.Context, q store.BountyQuery) ([]store.Bounty, int, error)
+	// AttackerIntel is an attacker's stored threat intel (ErrNotFound until
+	// the enrichment has answered for its address).
+	AttackerIntel(ctx context.Context, attackerUUID string) (store.AttackerIntel, error)
 }
 
 // reuseRefreshEvery bounds how often a read recomputes credential reuse.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/store"
@@ -117,10 +118,27 @@ func TestAttackerDetail(t *testing.T) {
 		t.Errorf("commands %+v (total %d)", d.Commands, d.CommandsTotal)
 	}
 
+	if d.Intel != nil || !strings.Contains(rec.Body.String(), `"intel":null`) {
+		t.Errorf("intel before any enrichment: %+v", d.Intel)
+	}
+
 	// The other attacker has no commands: [] not null.
 	rec = e.do("GET", "/api/v1/attackers/"+e.attackerUUID("203.0.113.9"), tok, "")
 	if !strings.Contains(rec.Body.String(), `"commands":[]`) {
 		t.Errorf("empty commands not []: %s", rec.Body)
+	}
+
+	// Once enriched, the detail carries the stored intel.
+	now := time.Now().UTC()
+	if err := e.st.UpsertAttackerIntel(context.Background(), store.AttackerIntel{AttackerUUID: id, AttackerIP: "198.51.100.7",
+		Feodo: &store.FeodoIntel{Listed: true, MalwareFamily: "QakBot", QueriedAt: now}, AggregateVerdict: "malicious",
+		CachedAt: now, ExpiresAt: now.Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	d = attackerDetail{}
+	decode(t, e.do("GET", "/api/v1/attackers/"+id, tok, ""), &d)
+	if d.Intel == nil || d.Intel.AggregateVerdict != "malicious" || d.Intel.Feodo == nil || d.Intel.Feodo.MalwareFamily != "QakBot" {
+		t.Errorf("intel after enrichment: %+v", d.Intel)
 	}
 
 	for _, path := range []string{"/api/v1/attackers/no-such-uuid", "/api/v1/attackers/no-such-uuid/commands"} {

@@ -4,74 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/decnet-go/decnet/internal/attribution"
 	"github.com/decnet-go/decnet/internal/behave"
-	"github.com/decnet-go/decnet/internal/event"
 	"github.com/decnet-go/decnet/internal/store"
 )
-
-// attribute is attribution (S4) over one session_recorded event, as
-// behaveBatch does it for a batch: once the session's observations are
-// stored (all at once), it links the attacker to its stub
-// identity and recomputes, for each primitive the session observed, the
-// state over the identity's whole series with attribution.Aggregate. The
-// state row is written when it differs, and
-// attribution.profile.state_changed published when the state did. The
-// recomputation makes a redelivery a no-op.
-func (p *Pipeline) attribute(ctx context.Context, e event.Event) error {
-	r, ok := p.recordingOf(e)
-	if !ok {
-		return nil
-	}
-	obs, err := p.cfg.Store.ObservationsForEvidence(ctx, r.ref)
-	if err != nil {
-		return err
-	}
-	if len(obs) == 0 {
-		// The BEHAVE worker has not stored them yet — or the session had
-		// nothing to observe, which only time tells apart.
-		if time.Since(e.Time) < maxDefer/5 {
-			return retryLater(time.Second, "no observations yet for "+r.ref)
-		}
-		return nil
-	}
-	attacker := obs[0].AttackerUUID
-	if attacker == "" {
-		return nil
-	}
-	identity, err := p.cfg.Store.EnsureStubIdentityForAttacker(ctx, attacker)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // the attacker was deleted meanwhile
-	}
-	if err != nil {
-		return err
-	}
-	primitives := make([]string, len(obs))
-	for i, o := range obs {
-		primitives[i] = o.Primitive
-	}
-	return p.attributePrimitives(ctx, identity, primitives)
-}
-
-// attributePrimitives recomputes the states of some primitives of an
-// identity from their whole series, stores the ones that moved in one
-// transaction and publishes state_changed for each transition.
-func (p *Pipeline) attributePrimitives(ctx context.Context, identity string, primitives []string) error {
-	writes, transitions, err := p.attribution(ctx, identity, primitives)
-	if err != nil {
-		return err
-	}
-	if err := p.cfg.Store.UpsertAttributionStates(ctx, writes); err != nil {
-		return err
-	}
-	for _, t := range transitions {
-		p.cfg.Publish(attribution.SubjectStateChanged, t)
-	}
-	return nil
-}
 
 // attribution computes, from their whole series (two queries however many
 // primitives), the states of some primitives of an identity that moved,

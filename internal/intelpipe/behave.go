@@ -54,22 +54,6 @@ func (p *Pipeline) recordingOf(e event.Event) (recording, bool) {
 	return recording{rel: rel, sid: sid, ref: behave.EvidenceRef(e.Decky, e.Service, storedAs, sid), noTTY: ok && !tty}, true
 }
 
-// behave is the BEHAVE worker (S3b): a session recording in, its
-// observations stored, and attacker.observation.<primitive> published for
-// the ones that are new.
-func (p *Pipeline) behave(ctx context.Context, e event.Event) error {
-	rows, err := p.sessionObservations(ctx, e)
-	if err != nil || len(rows) == 0 {
-		return err
-	}
-	fresh, err := p.cfg.Store.UpsertObservations(ctx, rows)
-	if err != nil {
-		return err
-	}
-	p.publishObservations(e, rows, fresh)
-	return nil
-}
-
 // sessionObservations analyses the recording a session_recorded event
 // names into observation rows of its attacker; none for another event, an
 // unreadable recording (logged) or a session with nothing to observe.

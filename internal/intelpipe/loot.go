@@ -238,12 +238,6 @@ func artifactOf(e event.Event) map[string]any {
 	return p
 }
 
-// loot is the loot stage on one event: its bounties and the reuse row of
-// its credential.
-func (p *Pipeline) loot(ctx context.Context, e event.Event) error {
-	return p.lootBatch(ctx, []event.Event{e})[0]
-}
-
 // lootFinds is what one event of the loot stage carries.
 type lootFinds struct {
 	attacker string

@@ -41,7 +41,7 @@ func (f *fixture) ingested(t testing.TB, evs ...event.Event) []event.Event {
 func (f *fixture) lootAll(t testing.TB, evs ...event.Event) {
 	t.Helper()
 	for _, e := range evs {
-		if err := f.p.loot(context.Background(), e); err != nil {
+		if err := lootOne(context.Background(), f.p, e); err != nil {
 			t.Fatalf("loot %s (%s): %v", e.ID, e.Type, err)
 		}
 	}
@@ -186,7 +186,7 @@ func TestLootFingerprints(t *testing.T) {
 
 	// No attacker row yet: the stage waits for the ingest worker.
 	early := lootEvent("ssh", "handshake", "198.51.100.31", "s9", map[string]any{"hassh": testHASSH})
-	if err := f.p.loot(ctx, early); err == nil {
+	if err := lootOne(ctx, f.p, early); err == nil {
 		t.Error("no attacker row: want a retry")
 	}
 	if fps, _ := f.st.AttackerFingerprints(ctx, "198.51.100.31"); len(fps) != 0 {
@@ -207,7 +207,7 @@ func TestLootCredentialReuse(t *testing.T) {
 
 	// The credential not stored yet: retry, publish nothing.
 	f.attacker(t, "198.51.100.40")
-	if err := f.p.loot(ctx, e1); err == nil {
+	if err := lootOne(ctx, f.p, e1); err == nil {
 		t.Error("credential not ingested: want a retry")
 	}
 	f.lootAll(t, f.ingested(t, e1)...)
@@ -345,7 +345,7 @@ func BenchmarkLootFromBus(b *testing.B) {
 	rctx, cancel := context.WithCancel(ctx)
 	b.ResetTimer()
 	done := make(chan struct{})
-	go func() { defer close(done); p.consume(rctx, DurableIntel, c, perEvent(p.loot)) }()
+	go func() { defer close(done); p.consume(rctx, DurableIntel, c, p.lootBatch) }()
 	waitDrained(b, bs, DurableIntel)
 	b.StopTimer()
 	cancel()
@@ -439,4 +439,9 @@ func TestSecretMemory(t *testing.T) {
 	if m.unchanged("s", [2]string{"decky-03", "ftp"}, "203.0.113.9") {
 		t.Error("a new target always counts")
 	}
+}
+
+// lootOne runs the loot stage on one event.
+func lootOne(ctx context.Context, p *Pipeline, e event.Event) error {
+	return p.lootBatch(ctx, []event.Event{e})[0]
 }

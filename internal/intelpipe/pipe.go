@@ -68,11 +68,9 @@ const (
 type Store interface {
 	AttackerByIP(ctx context.Context, ip string) (store.Attacker, error)
 	AttackerUUIDByIP(ctx context.Context, ip string) (string, error)
-	UpsertObservations(ctx context.Context, os []store.Observation) ([]bool, error)
 	UpsertObservationSets(ctx context.Context, sets [][]store.Observation) ([][]bool, error)
 	ObservationsForEvidence(ctx context.Context, evidenceRef string) ([]store.Observation, error)
 	ObservationsForIdentity(ctx context.Context, identityUUID string, primitives ...string) (map[string][]store.ObservationPoint, error)
-	EnsureStubIdentityForAttacker(ctx context.Context, attackerUUID string) (string, error)
 	EnsureStubIdentities(ctx context.Context, attackerUUIDs []string) (map[string]string, error)
 	AttributionStates(ctx context.Context, identityUUID string) ([]store.AttributionState, error)
 	UpsertAttributionStates(ctx context.Context, states []store.AttributionState) error
@@ -150,7 +148,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	stages := []stage{
 		{DurableBehave, event.SubjectPrefix + "*.*." + typeSessionRecorded, p.behaveBatch},
-		{DurableIntel, event.SubjectAll, all(perEvent(p.hashes), p.profile, p.lootBatch)},
+		{DurableIntel, event.SubjectAll, all(p.log, perEvent(p.hashes), p.profile, p.lootBatch)},
 	}
 	if cfg.Probe != nil && len(cfg.Probe.Allow) > 0 {
 		s, err := prober.NewScheduler(*cfg.Probe, cfg.Prober, func(r prober.Result) { p.probed(rctx, r) })
@@ -305,12 +303,12 @@ type batchHandler func(ctx context.Context, events []event.Event) (errs []error)
 // so a redelivery reaches every stage (each is idempotent, so the ones
 // that were done change nothing). A stage's panic drops the batch for it
 // alone.
-func all(hs ...batchHandler) batchHandler {
+func all(log *slog.Logger, hs ...batchHandler) batchHandler {
 	return func(ctx context.Context, events []event.Event) []error {
 		results := make([][]error, len(hs))
 		var wg sync.WaitGroup
 		for k, h := range hs {
-			wg.Go(func() { results[k] = safely(ctx, slog.Default(), h, events) })
+			wg.Go(func() { results[k] = safely(ctx, log, h, events) })
 		}
 		wg.Wait()
 		errs := make([]error, len(events))

@@ -3,6 +3,7 @@ package intelpipe
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -130,25 +131,19 @@ func TestBehaveAndAttributionAreIdempotent(t *testing.T) {
 	uuid := f.attacker(t, "198.51.100.7")
 	e := f.recording(t, "198.51.100.7", "s1.cast", 0.12, "uname -a", "cat /etc/passwd", "ls -la /tmp")
 
-	if err := f.p.behave(ctx, e); err != nil {
+	if err := behaveOne(ctx, f.p, e); err != nil {
 		t.Fatal(err)
 	}
 	n := f.pub.count(TopicObservationPrefix)
 	if n < 5 {
 		t.Fatalf("%d observations published; want the session's primitives", n)
 	}
-	if err := f.p.attribute(ctx, e); err != nil {
-		t.Fatal(err)
-	}
 	changed := f.pub.count("attribution.profile.state_changed")
 	if changed != n {
 		t.Errorf("%d state_changed for %d new primitives", changed, n)
 	}
 	// Redelivery of the same event: nothing new stored or published.
-	if err := f.p.behave(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.p.attribute(ctx, e); err != nil {
+	if err := behaveOne(ctx, f.p, e); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.pub.count(""); got != n+changed {
@@ -168,10 +163,7 @@ func TestBehaveAndAttributionAreIdempotent(t *testing.T) {
 	// primitives settle, which is a transition.
 	for i := 2; i <= 3; i++ {
 		e := f.recording(t, "198.51.100.7", fmt.Sprintf("s%d.cast", i), 0.12, "uname -a", "id", "ls -la /tmp")
-		if err := f.p.behave(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.p.attribute(ctx, e); err != nil {
+		if err := behaveOne(ctx, f.p, e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -184,7 +176,7 @@ func TestBehaveAndAttributionAreIdempotent(t *testing.T) {
 func TestBehaveDefersUntilTheAttackerExists(t *testing.T) {
 	f := newFixture(t)
 	e := f.recording(t, "198.51.100.8", "s.cast", 0.1, "id")
-	err := f.p.behave(context.Background(), e)
+	err := behaveOne(context.Background(), f.p, e)
 	if _, ok := err.(*retryError); !ok {
 		t.Fatalf("behave without an attacker row = %v; want a retry", err)
 	}
@@ -303,10 +295,7 @@ func BenchmarkPipelineStages(b *testing.B) {
 	}
 	b.ResetTimer()
 	for _, e := range events {
-		if err := f.p.behave(ctx, e); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.p.attribute(ctx, e); err != nil {
+		if err := behaveOne(ctx, f.p, e); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -474,4 +463,52 @@ func openBus(tb testing.TB) *bus.Bus {
 	}
 	tb.Cleanup(bs.Close)
 	return bs
+}
+
+// behaveOne runs the BEHAVE and attribution stage on one event.
+func behaveOne(ctx context.Context, p *Pipeline, e event.Event) error {
+	return p.behaveBatch(ctx, []event.Event{e})[0]
+}
+
+// TestWorse: stages sharing a consumer report, per event, the outcome that
+// asks the most of the bus.
+func TestWorse(t *testing.T) {
+	hard := errors.New("store down")
+	short, long := retryLater(time.Second, "a"), retryLater(5*time.Second, "b")
+	for _, tc := range []struct{ a, b, want error }{
+		{nil, nil, nil}, {nil, short, short}, {short, nil, short},
+		{short, long, long}, {long, short, long}, {short, hard, hard}, {hard, long, hard},
+	} {
+		if got := worse(tc.a, tc.b); got != tc.want {
+			t.Errorf("worse(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestRetiredConsumersDropped: the per-stage consumers of earlier versions
+// are deleted when the pipeline starts.
+func TestRetiredConsumersDropped(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	bs := openBus(t)
+	for _, d := range retiredDurables {
+		c, err := bs.Consumer(ctx, bus.ConsumerOptions{Durable: d, Filter: event.SubjectAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Stop()
+	}
+	p, err := Start(ctx, Config{Bus: bs, Store: f.st, DataDir: f.dir, Publish: func(string, any) {}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	for _, d := range retiredDurables {
+		if _, err := bs.Pending(ctx, d); err == nil {
+			t.Errorf("consumer %s still there", d)
+		}
+	}
+	if _, err := bs.Pending(ctx, DurableIntel); err != nil {
+		t.Errorf("consumer %s: %v", DurableIntel, err)
+	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -139,8 +140,41 @@ func TestRefreshCredentialReuseOf(t *testing.T) {
 		if err != nil || got.TargetCount != 3 || got.AttemptCount != 4 {
 			t.Errorf("stored %+v, %v", got, err)
 		}
+		// A new address on a counted target joins the row's list; once it is
+		// listed, its attempts there take the fast path: nothing to write.
+		e5 := reuseLogin("decky-01", "ssh", "192.0.2.9", "root", "Winter2025!")
+		ingest(e5)
+		if u := refresh(e5); u.Known || !u.Changed || u.Announce || len(u.Reuse.AttackerIPs) != 3 {
+			t.Errorf("new address on a counted target: %+v", u)
+		}
+		if u := refresh(e5); !u.Known || u.Changed || u.Announce || u.Reuse != nil || u.CredentialID == 0 {
+			t.Errorf("listed address on a counted target: %+v; want the fast path", u)
+		}
 		if _, err := st.RefreshCredentialReuseOf(ctx, event.New("decky-01", "ssh", event.TypeConnect)); err == nil {
 			t.Error("no credential: want an error")
+		}
+	})
+}
+
+// TestReuseListsBounded: a secret sprayed by more addresses than a reuse
+// row lists keeps ReuseListMax of them, its counts exact.
+func TestReuseListsBounded(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		var evs []event.Event
+		for i := range ReuseListMax + 20 {
+			evs = append(evs, reuseLogin([]string{"decky-01", "decky-02"}[i%2], "ssh", fmt.Sprintf("198.51.%d.%d", 100+i/200, i%200+1), "root", "123456"))
+		}
+		if _, err := st.IngestBatch(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.RefreshCredentialReuseOf(ctx, evs[len(evs)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Reuse == nil || u.Reuse.TargetCount != 2 || u.Reuse.AttemptCount != len(evs) ||
+			len(u.Reuse.AttackerIPs) != ReuseListMax || len(u.Reuse.AttackerUUIDs) != ReuseListMax {
+			t.Fatalf("reuse of a sprayed secret: %+v", u.Reuse)
 		}
 	})
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -576,6 +578,39 @@ func TestIdentitiesAndCampaigns(t *testing.T) {
 		}
 		if _, err := st.CampaignByUUID(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("unknown campaign err = %v", err)
+		}
+	})
+}
+
+// TestUpsertObservationSets: several sessions in one call, one of them
+// twice (a message redelivered into the same batch): no conflict error on
+// any dialect, the repeat reports nothing new, ids stay the first ones.
+func TestUpsertObservationSets(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		att := seedAttacker(t, st, "203.0.113.8")
+		set := func(ref string, vals ...string) []Observation {
+			var os []Observation
+			for i, v := range vals {
+				os = append(os, Observation{AttackerUUID: att, Primitive: fmt.Sprintf("p%d", i), EvidenceRef: ref,
+					TS: 100, Value: json.RawMessage(v), Confidence: 0.5, Source: "s"})
+			}
+			return os
+		}
+		fresh, err := st.UpsertObservationSets(ctx, [][]Observation{set("r1", `1`, `2`), set("r2", `3`), set("r1", `1`, `9`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(fresh[0], []bool{true, true}) || !slices.Equal(fresh[1], []bool{true}) || !slices.Equal(fresh[2], []bool{false, false}) {
+			t.Errorf("fresh = %v", fresh)
+		}
+		obs, err := st.ObservationsForEvidence(ctx, "r1")
+		if err != nil || len(obs) != 2 || string(obs[1].Value) != `9` {
+			t.Errorf("r1 = %+v, %v; want two rows, the later value kept", obs, err)
+		}
+		again, err := st.UpsertObservationSets(ctx, [][]Observation{set("r2", `3`)})
+		if err != nil || again[0][0] {
+			t.Errorf("replay: %v %v", again, err)
 		}
 	})
 }
