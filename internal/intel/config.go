@@ -29,6 +29,9 @@ type Config struct {
 	ThreatFox     ThreatFoxConfig
 	Feodo         FeodoConfig
 	MalwareBazaar MalwareBazaarConfig
+	// SSLBL is abuse.ch's JA3 blacklist, read by the TTP engine's
+	// fingerprint catalogue (rule R0030), not by Enrich.
+	SSLBL SSLBLConfig
 
 	// Cache applies to the per-IP API providers (GreyNoise, AbuseIPDB,
 	// ThreatFox); the bulk feeds are local after download.
@@ -114,6 +117,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.MalwareBazaar.APIKey = str("DECNET_MALWAREBAZAAR_AUTH_KEY")
 	c.MalwareBazaar.BaseURL = str("DECNET_MALWAREBAZAAR_URL")
 	seconds("DECNET_MAL_HASH_REFRESH_INTERVAL_S", &c.MalwareBazaar.RefreshInterval)
+	errs = append(errs, c.SSLBL.fromEnv(getenv)...)
 
 	seconds("DECNET_INTEL_CACHE_TTL_S", &c.Cache.TTL)
 	seconds("DECNET_INTEL_TIMEOUT_S", &c.LookupTimeout)
