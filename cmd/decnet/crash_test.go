@@ -160,7 +160,7 @@ func storedIDs(t *testing.T, st *store.Store) map[string]int {
 func startUp(t *testing.T, bin, data, natsAddr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "up", "--data-dir", data, "--listen", "127.0.0.1:0", "--nats-listen", natsAddr, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "DECNET_ADMIN_PASSWORD=crash-test-password")
+	cmd.Env = append(os.Environ(), "DECNET_ADMIN_PASSWORD=crash-test-password", "DECNET_CANARY_HTTP_LISTEN=127.0.0.1:0")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

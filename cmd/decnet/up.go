@@ -117,7 +117,18 @@ outlive this process; ` + "`decnet teardown --all`" + ` removes them.`,
 	f.StringVar(&cfg.Docker.Parent, "parent", "", "docker driver: host NIC of a macvlan or ipvlan network")
 	f.IntVar(&cfg.DeploymentLimit, "deployment-limit", api.DefaultDeploymentLimit, "most deckies one API deploy may start")
 	f.StringVar(&cfg.RulesDir, "rules-dir", "", "directory of TTP rule files laid over the embedded ones; reloaded on change and on SIGHUP (see docs/ttp.md)")
+	f.StringVar(&cfg.FingerprintsFile, "fingerprints", os.Getenv("DECNET_FINGERPRINTS_FILE"), "C2/tool fingerprint catalogue for rule R0030 (kind,value,label lines; env DECNET_FINGERPRINTS_FILE); reloaded on change and on SIGHUP (see docs/ttp.md)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "also serve Prometheus /metrics without a token on this address (e.g. 127.0.0.1:9108)")
+	f.StringVar(&cfg.CanaryHTTPListen, "canary-http-listen", os.Getenv("DECNET_CANARY_HTTP_LISTEN"),
+		"canary tokens: where their URLs call home (default "+node.DefaultCanaryHTTPListen+"; off: no http tokens; env DECNET_CANARY_HTTP_LISTEN)")
+	f.StringVar(&cfg.CanaryHTTPBase, "canary-http-base", os.Getenv("DECNET_CANARY_HTTP_BASE"),
+		"canary tokens: the URL planted in bait, as attackers reach the listener (default http://<canary-http-listen>; env DECNET_CANARY_HTTP_BASE)")
+	f.StringVar(&cfg.CanaryDNSListen, "canary-dns-listen", os.Getenv("DECNET_CANARY_DNS_LISTEN"),
+		"canary tokens: UDP address of the DNS listener (default "+node.DefaultCanaryDNSListen+"; env DECNET_CANARY_DNS_LISTEN)")
+	f.StringVar(&cfg.CanaryDNSZone, "canary-dns-zone", os.Getenv("DECNET_CANARY_DNS_ZONE"),
+		"canary tokens: DNS zone delegated to the DNS listener; none: no dns tokens (env DECNET_CANARY_DNS_ZONE)")
+	f.StringVar(&cfg.CanaryBaseline, "canary-baseline", os.Getenv("DECNET_CANARY_BASELINE"),
+		"canary tokens planted on each new ssh/telnet decky (default "+node.DefaultCanaryBaseline+"; none: no baseline; env DECNET_CANARY_BASELINE)")
 	f.StringVar(&cfg.ProbeAllow, "probe-allow", "", "let the active prober fingerprint attackers inside these networks (comma-separated CIDRs; default none, see docs/prober.md)")
 	return cmd
 }
@@ -150,6 +161,12 @@ func printSummary(w io.Writer, cfg node.Config, n *node.Node) {
 	}
 	if n.MetricsAddr != "" {
 		fmt.Fprintf(w, "  metrics    http://%s/metrics (no token)\n", n.MetricsAddr)
+	}
+	if n.CanaryHTTPAddr != "" {
+		fmt.Fprintf(w, "  canary     http://%s/c/<token> (http tokens)\n", n.CanaryHTTPAddr)
+	}
+	if n.CanaryDNSAddr != "" {
+		fmt.Fprintf(w, "  canary     %s/udp, zone %s (dns tokens)\n", n.CanaryDNSAddr, cfg.CanaryDNSZone)
 	}
 	if n.AdminPassword != "" {
 		fmt.Fprintf(w, "  admin      user \"admin\", password %q\n", n.AdminPassword)

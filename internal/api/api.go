@@ -74,6 +74,12 @@ type Config struct {
 	// campaigns follow (*bus.Bus implements it); nil makes those streams
 	// send their snapshot and keepalives only.
 	Topics Topics
+	// Canary plants and revokes canary tokens (a *canary.Planter); nil
+	// makes the canary write routes answer 503 (the reads still work).
+	// CanaryHTTPBase and CanaryDNSZone are where tokens call home, for
+	// the callback_url and callback_host the API shows.
+	Canary                        CanaryPlanter
+	CanaryHTTPBase, CanaryDNSZone string
 }
 
 // DefaultDeploymentLimit is the original's config_limits.deployment_limit.
@@ -102,6 +108,7 @@ type Store interface {
 	IdentityStore
 	LootStore
 	TTPStore
+	CanaryStore
 
 	Events(ctx context.Context, p store.Page) ([]store.EventRow, int, error)
 	EventsIn(ctx context.Context, q store.EventQuery) ([]store.EventRow, int, error)
@@ -178,6 +185,10 @@ type server struct {
 	topics      Topics          // derived bus topics for the live streams (nil: none)
 	topicDrops  atomic.Int64    // bus frames dropped by full stream queues, all streams
 
+	// Canary tokens: the planter (nil: off) and where tokens call home.
+	canary                        CanaryPlanter
+	canaryHTTPBase, canaryDNSZone string
+
 	// SSE timing; tests shorten them.
 	pollEvery      time.Duration
 	keepaliveEvery time.Duration
@@ -228,6 +239,9 @@ func newServer(cfg Config, st Store) *server {
 		revoked:        newRevocations(userCacheTTL),
 		ttp:            cfg.TTP,
 		topics:         cfg.Topics,
+		canary:         cfg.Canary,
+		canaryHTTPBase: cfg.CanaryHTTPBase,
+		canaryDNSZone:  cfg.CanaryDNSZone,
 		identityEvery:  identityRecheck,
 	}
 	if s.metrics == nil {
@@ -323,6 +337,7 @@ func (s *server) routes() {
 	s.handle("GET /api/v1/identities/events", s.authed(accessStream, s.identityEvents))
 	s.handle("GET /api/v1/campaigns/events", s.authed(accessStream, s.campaignEvents))
 	s.ttpRoutes()
+	s.canaryRoutes()
 }
 
 // handlerFunc is an endpoint that reports failure by returning an error,

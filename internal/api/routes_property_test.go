@@ -60,7 +60,9 @@ type propEnv struct {
 
 func newPropEnv(t testing.TB) *propEnv {
 	f := newFakeDeployer()
-	e := newEnv(t, func(c *Config) { c.Fleet = f })
+	pl := &fakePlanter{running: map[string]bool{"decky-01": true}} // canary writes answer 503 without one
+	e := newEnv(t, func(c *Config) { c.Fleet, c.Canary = f, pl })
+	pl.st = e.st
 	t.Cleanup(func() { Drain(e.srv) })
 	e.seed()
 	p := &propEnv{testEnv: e, fixed: map[tokenKind]string{}, access: map[string]string{}}

@@ -24,11 +24,12 @@ const DerivedStream = "DERIVED"
 // cost more than the whole BEHAVE stage, and under the size cap it would
 // push out the notices that matter. ttp.> is not kept either: the TTP
 // worker publishes it and consumes this stream, and a stream over its own
-// output would be a loop to guard. None may overlap the raw event stream's
+// output would be a loop to guard. canary.> is not kept: a trigger reaches
+// the workers as events on the raw stream. None may overlap the raw event stream's
 // events.> (JetStream refuses overlapping streams).
 var DerivedSubjects = []string{
 	"attacker.intel.enriched", "attacker.fingerprinted", "attacker.fingerprint_rotated", "attacker.ipv6_leak",
-	"identity.>", "campaign.>", "credential.>", "email.>", "canary.>",
+	"identity.>", "campaign.>", "credential.>", "email.>",
 }
 
 // ensureDerived creates or updates the derived stream: file storage,

@@ -85,7 +85,7 @@ func init() {
 		"ldap", "snmp", "sip", "mqtt", "dns", "docker_api", "k8s", "llmnr", "conpot", "sniffer",
 		"modbus", "s7", "bacnet", "dnp3",
 		// Emitters in DECNET's original line format and platform components.
-		"auth-helper", "bash", "sessrec", "mutator", "prober", "decnet", "system",
+		"auth-helper", "bash", "sessrec", "mutator", "prober", "decnet", "system", "canary",
 	} {
 		Services[s] = true
 	}

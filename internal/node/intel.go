@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/decnet-go/decnet/internal/intel"
 	"github.com/decnet-go/decnet/internal/intelpipe"
@@ -12,8 +13,10 @@ import (
 
 // intelRuntime is the running intelligence pipeline and what it owns.
 type intelRuntime struct {
-	pipe     *intelpipe.Pipeline
-	enricher *intel.Enricher
+	pipe      *intelpipe.Pipeline
+	enricher  *intel.Enricher
+	stopFeeds context.CancelFunc // the fingerprint feeds' refresh loop
+	feeds     sync.WaitGroup
 }
 
 // startIntel starts the intelligence stages (BEHAVE, attribution, hashes
@@ -53,6 +56,14 @@ func (n *Node) startIntel(ctx context.Context, cfg Config) error {
 	}
 	n.intel = &intelRuntime{pipe: p, enricher: enricher}
 	n.hashIntel.enricher.Store(enricher)
+	// The SSLBL JA3 feed answers R0030 through the TTP stage's catalogue;
+	// it refreshes in the background so tagging never waits on it.
+	if ja3 := ic.SSLBLFeed(); ja3 != nil && n.ttp != nil {
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		n.intel.stopFeeds = cancel
+		n.intel.feeds.Go(func() { ja3.Run(fctx) })
+		n.ttp.prints.SetFeeds(ja3)
+	}
 	return nil
 }
 
@@ -63,6 +74,11 @@ func (n *Node) stopIntel() {
 		return
 	}
 	n.intel.pipe.Stop()
+	if n.intel.stopFeeds != nil {
+		n.ttp.prints.SetFeeds()
+		n.intel.stopFeeds()
+		n.intel.feeds.Wait()
+	}
 	n.hashIntel.enricher.Store(nil)
 	n.intel.enricher.Close()
 	n.intel = nil

@@ -72,6 +72,24 @@ type Config struct {
 	// RulesDir holds TTP rule files laid over the embedded rules (reloaded
 	// on change and on SIGHUP); empty runs the embedded rules.
 	RulesDir string
+	// CanaryHTTPListen is where canary tokens' URLs call home (GET
+	// /c/<slug>); empty means DefaultCanaryHTTPListen, "off" none (http
+	// tokens cannot be planted then). CanaryHTTPBase is that listener as
+	// attackers reach it, planted in the bait; empty means
+	// http://<listen address>.
+	CanaryHTTPListen, CanaryHTTPBase string
+	// CanaryDNSListen (UDP; empty means DefaultCanaryDNSListen) answers
+	// <slug>.<CanaryDNSZone> for dns tokens; without a zone there is no
+	// DNS listener and no dns token.
+	CanaryDNSListen, CanaryDNSZone string
+	// CanaryBaseline lists the generators planted on every decky with ssh
+	// or telnet the first time it runs (comma-separated); empty means
+	// DefaultCanaryBaseline, "none" plants nothing.
+	CanaryBaseline string
+	// FingerprintsFile is the operator's C2/tool fingerprint catalogue
+	// (kind,value,label lines, docs/ttp.md) for rule R0030, reloaded on
+	// change and on SIGHUP; empty uses the built-in values and the feeds.
+	FingerprintsFile string
 }
 
 // ingestDurable names the ingest worker's JetStream consumer.
@@ -94,6 +112,9 @@ type Node struct {
 	// the unauthenticated metrics listener is, when one was asked for.
 	Metrics     *metrics.Metrics
 	MetricsAddr string
+	// CanaryHTTPAddr and CanaryDNSAddr are where the canary listeners are
+	// bound ("" when off).
+	CanaryHTTPAddr, CanaryDNSAddr string
 
 	log          *slog.Logger
 	engine       *engine.Local // local driver
@@ -110,6 +131,7 @@ type Node struct {
 	ttp          *ttpStage          // ATT&CK tagging, see ttp.go
 	stopRequests context.CancelFunc
 	intel        *intelRuntime
+	canary       *canaryStage // canary tokens, see canary.go
 	wg           sync.WaitGroup
 }
 
@@ -169,7 +191,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if n.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ingestDurable, Filter: event.SubjectAll}); err != nil {
 		return n, err
 	}
-	n.Ingest = &pipeline.Ingest{Source: n.consumer, Store: n.Store, Log: cfg.Log.With("worker", "ingest"), Metrics: n.Metrics}
+	// The emitter comes before the ingest worker: the canary scan of
+	// ingested events may emit.
+	n.Emitter = n.Bus.NewEmitter(65536)
+	if err := n.startCanary(ctx, cfg); err != nil {
+		return n, err
+	}
+	n.Ingest = &pipeline.Ingest{Source: n.canarySource(n.consumer), Store: n.Store, Log: cfg.Log.With("worker", "ingest"), Metrics: n.Metrics}
 	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopIngest = cancel
 	n.wg.Add(2)
@@ -203,7 +231,6 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if fleet == nil {
 		fleet = decky.DefaultFleet()
 	}
-	n.Emitter = n.Bus.NewEmitter(65536)
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopDeckies = cancel
 	if n.docker != nil {
@@ -234,6 +261,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 			return n, err
 		}
 	}
+	n.canaryDeckiesChanged()
 	return n, nil
 }
 
@@ -280,8 +308,9 @@ func (n *Node) Running() []engine.Running {
 
 func (n *Node) setDeckies(rs []engine.Running) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.Deckies = rs
+	n.mu.Unlock()
+	n.canaryDeckiesChanged()
 }
 
 // fleetOps is the API's view of the engine: every live operation that
@@ -319,7 +348,11 @@ func (f fleetOps) ConfigureService(ctx context.Context, d, svc string, cfg map[s
 // AddDecky starts a new decky and records it (row and spec), so GET
 // /deckies lists it and the next start runs it again.
 func (f fleetOps) AddDecky(ctx context.Context, d decky.Decky) error {
-	return f.after(ctx, d.Name, f.Local.AddDecky(ctx, d))
+	err := f.after(ctx, d.Name, f.Local.AddDecky(ctx, d))
+	if err == nil {
+		f.n.canaryDeckiesChanged() // its baseline canary tokens
+	}
+	return err
 }
 
 // RemoveDecky stops a decky and forgets it in the store too.
@@ -392,6 +425,7 @@ func (n *Node) startAPI(cfg Config, secret []byte) error {
 		CORSOrigins:         strings.FieldsFunc(os.Getenv("DECNET_CORS_ORIGINS"), func(r rune) bool { return r == ',' || r == ' ' }),
 		WebhookAllowPrivate: os.Getenv("DECNET_WEBHOOK_ALLOW_PRIVATE") == "true",
 	}
+	n.canaryAPI(&acfg, fleet)
 	if err := acfg.Validate(); err != nil {
 		return err
 	}
@@ -442,6 +476,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.stopWarm != nil {
 		n.stopWarm()
 	}
+	n.stopCanary(ctx)
 	if n.api != nil {
 		api.Drain(n.api) // background deploys finish before the deckies stop
 	}
@@ -452,6 +487,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		}
 	}
 	if n.Emitter != nil {
+		n.closeCanarySink()
 		n.Emitter.Close(ctx)
 	}
 	if n.Ingest != nil && n.Bus != nil {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
@@ -23,12 +24,14 @@ import (
 // ttpStage is the ATT&CK tagging worker and what keeps its rules current.
 type ttpStage struct {
 	engine   *ttp.Engine
+	prints   *ttp.Catalogue // R0030's fingerprints; intel adds its feeds
 	states   *ttpworker.States
 	worker   *ttpworker.Worker
 	consumer *bus.Consumer
 	derived  *bus.DerivedConsumer
 	sub      *nats.Subscription
 	hup      chan os.Signal
+	printHup chan os.Signal
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -44,9 +47,16 @@ func (n *Node) startTTP(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	t := &ttpStage{states: &ttpworker.States{Store: n.Store, Log: cfg.Log}}
+	prints, err := ttp.NewCatalogue(cfg.FingerprintsFile)
+	if err != nil {
+		return err
+	}
+	if cfg.FingerprintsFile != "" {
+		cfg.Log.Info("ttp: fingerprint catalogue loaded", "file", cfg.FingerprintsFile, "fingerprints", prints.Len())
+	}
+	t := &ttpStage{states: &ttpworker.States{Store: n.Store, Log: cfg.Log}, prints: prints}
 	n.ttp = t
-	t.engine = ttp.New(set, ttp.Options{States: t.states, Fingerprints: ttp.KnownFingerprints(), Hashes: &n.hashIntel,
+	t.engine = ttp.New(set, ttp.Options{States: t.states, Fingerprints: prints, Hashes: &n.hashIntel,
 		Logger: cfg.Log.With("worker", "ttp")})
 	if t.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ttpworker.Durable, Filter: event.SubjectAll}); err != nil {
 		return err
@@ -84,7 +94,40 @@ func (n *Node) startTTP(ctx context.Context, cfg Config) error {
 			ttpworker.WatchDir(wctx, t.engine, cfg.RulesDir, 5*time.Second, t.hup, cfg.Log.With("worker", "ttp"), mirror)
 		}()
 	}
+	if cfg.FingerprintsFile != "" {
+		t.printHup = make(chan os.Signal, 1)
+		signal.Notify(t.printHup, syscall.SIGHUP)
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			watchFingerprints(wctx, prints, 5*time.Second, t.printHup, cfg.Log.With("worker", "ttp"))
+		}()
+	}
 	return nil
+}
+
+// watchFingerprints re-reads the operator's fingerprint catalogue when the
+// file changes (polled, like the rules directory) and on SIGHUP, until ctx
+// ends. A bad edit is logged and the previous catalogue stays.
+func watchFingerprints(ctx context.Context, c *ttp.Catalogue, interval time.Duration, hup <-chan os.Signal, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		force := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			force = true
+		case <-t.C:
+		}
+		switch changed, err := c.Reload(force); {
+		case err != nil:
+			log.Error("ttp: fingerprint catalogue not reloaded; the current one stays", "file", c.Path(), "err", err)
+		case changed:
+			log.Info("ttp: fingerprint catalogue reloaded", "file", c.Path(), "fingerprints", c.Len())
+		}
+	}
 }
 
 // ttpRules is the engine for the API's rule routes (nil before startTTP:
@@ -130,6 +173,9 @@ func (n *Node) stopTTP(ctx context.Context) {
 	}
 	if t.hup != nil {
 		signal.Stop(t.hup)
+	}
+	if t.printHup != nil {
+		signal.Stop(t.printHup)
 	}
 	if t.sub != nil {
 		_ = t.sub.Unsubscribe()

@@ -105,6 +105,12 @@ func StartConfig(t testing.TB, cfg node.Config) *System {
 	cfg.PortOffset = cmp.Or(cfg.PortOffset, 10000)
 	cfg.AdminPassword = cmp.Or(cfg.AdminPassword, AdminPassword)
 	cfg.Version = cmp.Or(cfg.Version, "test")
+	// Canary listeners on free ports, so parallel systems never collide on
+	// 8088/5353; no baseline tokens unless a test asks (they would show in
+	// the deckies' files other tests list).
+	cfg.CanaryHTTPListen = cmp.Or(cfg.CanaryHTTPListen, "127.0.0.1:0")
+	cfg.CanaryDNSListen = cmp.Or(cfg.CanaryDNSListen, "127.0.0.1:0")
+	cfg.CanaryBaseline = cmp.Or(cfg.CanaryBaseline, "none")
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -19,7 +19,11 @@ const DurableDerived = "ttp-derived"
 // DerivedTopics are the derived notifications the worker tags (spec intel
 // §7.5), the filter of its consumer of bus.DerivedStream.
 // attacker.session.ended and attacker.observed are not among them: the
-// commands a session carries reach the worker as raw events already.
+// commands a session carries reach the worker as raw events already. Nor
+// is canary.>: a canary trigger is put on the event stream as
+// canary_triggered / canary_fingerprint events (internal/canary), which
+// the worker tags and the ingest turns into an attacker, so tagging the
+// canary.<uuid>.triggered notice too would tag one trigger twice.
 var DerivedTopics = []string{
 	"attacker.intel.enriched",
 	"attacker.fingerprinted",
@@ -29,13 +33,11 @@ var DerivedTopics = []string{
 	"identity.merged",
 	"credential.reuse.detected",
 	"email.received",
-	"canary.>",
 }
 
 // SourceKindOf is the source kind of a derived topic's tags, "" for a
 // topic the worker does not tag. It follows spec intel §7.5 with this
-// port's kind names: the original's canary_fingerprint is ttp.KindCanary,
-// and fingerprint events (jarm, hassh, …), whose kind the original took
+// port's kind names: fingerprint events (jarm, hassh, …), whose kind the original took
 // from the event type, are all ttp.KindFingerprint.
 func SourceKindOf(topic string) string {
 	switch {
@@ -47,8 +49,6 @@ func SourceKindOf(topic string) string {
 		return ttp.KindCredential
 	case topic == "email.received":
 		return ttp.KindEmail
-	case strings.HasPrefix(topic, "canary."):
-		return ttp.KindCanary
 	case topic == "attacker.fingerprinted", topic == "attacker.fingerprint_rotated":
 		return ttp.KindFingerprint
 	case topic == "attacker.ipv6_leak":
@@ -151,13 +151,6 @@ func derive(subject string, data []byte, now time.Time) ([]item, error) {
 	case ttp.KindFingerprint:
 		if !fingerprintFields(subject, p) {
 			return nil, nil
-		}
-	case ttp.KindCanary:
-		if !strings.HasSuffix(subject, ".triggered") && !strings.HasSuffix(subject, ".fingerprint") {
-			return nil, nil // placed / revoked: the planter's doing, not the attacker's
-		}
-		if k := str(p, "token_kind"); k != "" && str(p, "kind") == "" {
-			p["kind"] = k
 		}
 	}
 	return []item{base}, nil
