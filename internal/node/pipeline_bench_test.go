@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,6 +43,10 @@ func BenchmarkWholePipeline(b *testing.B) {
 }
 
 func benchPipeline(b *testing.B, recorded bool) {
+	// As `decnet up` runs (cmd/decnet calls node.TuneGC too).
+	old := debug.SetGCPercent(100)
+	node.TuneGC()
+	defer debug.SetGCPercent(old)
 	s := testkit.StartConfig(b, node.Config{Fleet: []decky.Decky{}, Intel: &intel.Config{Enabled: false}})
 	events := wholePipelineMix(b, s.DataDir, b.N, recorded)
 	ctx := context.Background()

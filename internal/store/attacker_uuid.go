@@ -18,7 +18,7 @@ func (s *Store) AttackerUUIDByIP(ctx context.Context, ip string) (string, error)
 		return id, nil
 	}
 	var id string
-	err := s.db.QueryRowContext(ctx, s.q("SELECT uuid FROM attackers WHERE ip = ?"), ip).Scan(&id)
+	err := s.pointRow(ctx, "SELECT uuid FROM attackers WHERE ip = ?", ip).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
 	}

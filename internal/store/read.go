@@ -289,7 +289,7 @@ func (s *Store) AttackerByUUID(ctx context.Context, id string) (Attacker, error)
 
 // AttackerByIP returns the profile of an address, or ErrNotFound.
 func (s *Store) AttackerByIP(ctx context.Context, ip string) (Attacker, error) {
-	a, err := scanAttacker(s.db.QueryRowContext(ctx, s.q("SELECT "+attackerCols+" FROM attackers WHERE ip = ?"), ip))
+	a, err := scanAttacker(s.pointRow(ctx, "SELECT "+attackerCols+" FROM attackers WHERE ip = ?", ip))
 	if err == sql.ErrNoRows {
 		return a, ErrNotFound
 	}

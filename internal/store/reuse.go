@@ -193,9 +193,9 @@ func (s *Store) RefreshCredentialReuseOf(ctx context.Context, e event.Event) (Re
 		u.Known = u.CredentialID != 0
 		return u, err
 	}
-	rs, err := s.db.QueryContext(ctx, s.q(`SELECT `+reuseMemberCols+`
+	rs, err := s.cachedQuery(ctx, `SELECT `+reuseMemberCols+`
 		FROM credentials c LEFT JOIN attackers a ON a.ip = c.attacker_ip
-		WHERE c.secret_sha256 = ? AND c.secret_kind = ? AND c.principal = ? ORDER BY c.id`), k.sha, k.kind, k.principal)
+		WHERE c.secret_sha256 = ? AND c.secret_kind = ? AND c.principal = ? ORDER BY c.id`, k.sha, k.kind, k.principal)
 	if err != nil {
 		return u, fmt.Errorf("store: reuse of a secret: %w", err)
 	}
@@ -242,8 +242,8 @@ func (s *Store) RefreshCredentialReuseOf(ctx context.Context, e event.Event) (Re
 // rows, and folding them all for every new address was quadratic.
 func (s *Store) knownReuseMember(ctx context.Context, k reuseKey, e event.Event) (int64, error) {
 	var ips string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT attacker_ips FROM credential_reuse
-		WHERE secret_sha256 = ? AND secret_kind = ? AND principal = ?`), k.sha, k.kind, k.principal).Scan(&ips)
+	err := s.pointRow(ctx, `SELECT attacker_ips FROM credential_reuse
+		WHERE secret_sha256 = ? AND secret_kind = ? AND principal = ?`, k.sha, k.kind, k.principal).Scan(&ips)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -255,8 +255,8 @@ func (s *Store) knownReuseMember(ctx context.Context, k reuseKey, e event.Event)
 		return 0, nil
 	}
 	var id int64
-	err = s.db.QueryRowContext(ctx, s.q(`SELECT id FROM credentials WHERE attacker_ip = ? AND decky = ? AND service = ?
-		AND secret_kind = ? AND secret_sha256 = ? AND principal = ?`), e.SrcIP, e.Decky, e.Service, k.kind, k.sha, k.principal).Scan(&id)
+	err = s.pointRow(ctx, `SELECT id FROM credentials WHERE attacker_ip = ? AND decky = ? AND service = ?
+		AND secret_kind = ? AND secret_sha256 = ? AND principal = ?`, e.SrcIP, e.Decky, e.Service, k.kind, k.sha, k.principal).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil // not stored yet: the fold says so too
 	}
@@ -264,8 +264,8 @@ func (s *Store) knownReuseMember(ctx context.Context, k reuseKey, e event.Event)
 		return 0, fmt.Errorf("store: reuse member: %w", err)
 	}
 	var other int
-	err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM credentials WHERE secret_sha256 = ? AND secret_kind = ? AND principal = ?
-		AND decky = ? AND service = ? AND id <> ? LIMIT 1`), k.sha, k.kind, k.principal, e.Decky, e.Service, id).Scan(&other)
+	err = s.pointRow(ctx, `SELECT 1 FROM credentials WHERE secret_sha256 = ? AND secret_kind = ? AND principal = ?
+		AND decky = ? AND service = ? AND id <> ? LIMIT 1`, k.sha, k.kind, k.principal, e.Decky, e.Service, id).Scan(&other)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil // a new target: fold, the count grows
 	}

@@ -23,3 +23,30 @@ func (s *Store) dbStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	return st, nil
 }
+
+// pointRow runs a fixed point lookup through the statement cache. The
+// pipeline's stages look attackers up by address for every batch; parsing
+// the SQL each time cost as much as the lookup (modernc.org/sqlite keeps
+// no statement cache of its own). Only constant query text belongs here:
+// the cache keeps every distinct query for the life of the store.
+func (s *Store) pointRow(ctx context.Context, query string, args ...any) scanner {
+	st, err := s.dbStmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// errRow is a row whose query could not be prepared.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// cachedQuery is pointRow for a fixed query that returns several rows.
+func (s *Store) cachedQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.dbStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}

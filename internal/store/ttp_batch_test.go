@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/decnet-go/decnet/internal/event"
@@ -52,4 +54,34 @@ func TestInsertTagsBatch(t *testing.T) {
 			t.Errorf("%d rows stored, want 3 (old, a, b)", len(all))
 		}
 	})
+}
+
+// BenchmarkInsertTags stores tags 256 to a transaction, as the tagging
+// worker does, on SQLite: ns/op is the cost of one tag.
+func BenchmarkInsertTags(b *testing.B) {
+	ctx := context.Background()
+	st, err := Open(ctx, b.TempDir()+"/decnet.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.IngestBatch(ctx, []event.Event{{ID: "e-bench", Decky: "d1", Service: "ssh", Type: event.TypeCommand, SrcIP: "203.0.113.51"}}); err != nil {
+		b.Fatal(err)
+	}
+	a, err := st.AttackerByIP(ctx, "203.0.113.51")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for start := 0; start < b.N; start += 256 {
+		batch := make([]Tag, 0, 256)
+		for i := start; i < min(start+256, b.N); i++ {
+			batch = append(batch, Tag{SourceKind: "command", SourceID: strconv.Itoa(i), AttackerUUID: a.UUID, SessionID: "s" + strconv.Itoa(i/4),
+				DeckyID: "decky-01", Tactic: "TA0003", TechniqueID: "T1136", SubTechniqueID: "T1136.001", Confidence: 0.8,
+				RuleID: "R0024", RuleVersion: 1, AttackRelease: "18.1", Evidence: json.RawMessage(`{"cmd":"useradd x"}`)})
+		}
+		if _, err := st.InsertTags(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -265,3 +265,32 @@ func TestTrackerBounded(t *testing.T) {
 		t.Errorf("size %d", n)
 	}
 }
+
+// TestTrackerKeepsRecentKeys: a full counter forgets the keys idle the
+// longest, so an address that is still attacking keeps its window.
+func TestTrackerKeepsRecentKeys(t *testing.T) {
+	e := newTestEngine(t)
+	tr := e.NewTracker(64)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fail := func(ip string, at time.Time) []Tag {
+		x := login("ssh", "root", "p", "failure")
+		x.SrcIP, x.Time = ip, at
+		return tr.Observe(x)
+	}
+	// The persistent attacker guesses every 2 s while 1000 one-shot
+	// addresses pass, 20 between two of its guesses: fewer than the 64
+	// keys kept, so its tenth failure still fires brute force.
+	var fired bool
+	for i := range 1000 {
+		at := start.Add(time.Duration(i) * 100 * time.Millisecond)
+		fail("10.9."+strconv.Itoa(i/250)+"."+strconv.Itoa(i%250), at)
+		if i%20 == 0 {
+			for _, tg := range fail("198.51.100.7", at) {
+				fired = fired || tg.RuleID == "R0001"
+			}
+		}
+	}
+	if !fired {
+		t.Error("the persistent address lost its brute-force window to eviction")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -28,12 +29,15 @@ type Tracker struct {
 	maxKeys  int
 	intelTTL time.Duration
 
-	mu       sync.Mutex
-	states   map[*Rule]windowState
-	set      *RuleSet
-	ipSeen   map[string]time.Time
-	observed int
+	mu     sync.Mutex
+	states map[*Rule]windowState
+	set    *RuleSet
+	ipSeen map[string]time.Time
+	pruned time.Time // event time of the last sweep of idle keys
 }
+
+// pruneEvery is how much event time passes between sweeps of idle keys.
+const pruneEvery = time.Minute
 
 // NewTracker returns a tracker that keeps at most maxKeys keys (source
 // addresses, address/user pairs, …) per rule; 0 means 100 000.
@@ -86,8 +90,12 @@ func (t *Tracker) Observe(ev event.Event) []Tag {
 			}
 		}
 	}
-	t.observed++
-	if t.observed%4096 == 0 {
+	// Forget idle keys once a minute of event time: a sweep walks every
+	// key of every rule, so running it by event count cost more than the
+	// windows themselves under a flood of new addresses. Memory stays
+	// bounded by maxKeys in between.
+	if ev.Time.Sub(t.pruned) >= pruneEvery {
+		t.pruned = ev.Time
 		t.pruneLocked(ev.Time)
 	}
 	t.mu.Unlock()
@@ -255,7 +263,7 @@ func (c *counter) get(key string, now time.Time) *entry {
 		if len(c.keys) >= c.maxKeys {
 			c.prune(now)
 			if len(c.keys) >= c.maxKeys {
-				c.evictOldest()
+				c.evictOldest(c.maxKeys/16 + 1)
 			}
 		}
 		e = &entry{start: now, distinct: map[uint64]time.Time{}, perValue: map[uint64]int{}, users: map[string]bool{}}
@@ -267,15 +275,26 @@ func (c *counter) get(key string, now time.Time) *entry {
 	return e
 }
 
-func (c *counter) evictOldest() {
-	var oldest string
-	var at time.Time
+// evictOldest forgets the n keys idle the longest. Evicting a sixteenth
+// of the keys at a time keeps a full counter from sweeping all its keys
+// for every new one.
+func (c *counter) evictOldest(n int) {
+	if n >= len(c.keys) {
+		clear(c.keys)
+		return
+	}
+	lasts := make([]time.Time, 0, len(c.keys))
+	for _, e := range c.keys {
+		lasts = append(lasts, e.last)
+	}
+	slices.SortFunc(lasts, time.Time.Compare)
+	cut := lasts[n-1]
 	for k, e := range c.keys {
-		if oldest == "" || e.last.Before(at) {
-			oldest, at = k, e.last
+		if n > 0 && !e.last.After(cut) {
+			delete(c.keys, k)
+			n--
 		}
 	}
-	delete(c.keys, oldest)
 }
 
 const maxDistinct = 4096 // bound on remembered distinct values per key
