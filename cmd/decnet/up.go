@@ -84,6 +84,7 @@ outlive this process; ` + "`decnet teardown --all`" + ` removes them.`,
 			cfg.AdminPassword = os.Getenv("DECNET_ADMIN_PASSWORD")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			node.TuneGC()
 			n, err := node.Start(ctx, cfg)
 			if err != nil {
 				return err

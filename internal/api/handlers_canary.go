@@ -306,15 +306,9 @@ func (s *server) getCanaryToken(w http.ResponseWriter, r *http.Request, _ *ident
 // revoked; its callbacks are ignored from then on. DELETE
 // /api/v1/canary/tokens/{uuid} (admin).
 func (s *server) revokeCanaryToken(w http.ResponseWriter, r *http.Request, id *identity) error {
-	if s.canary == nil {
-		return errCanaryDisabled
-	}
-	t, err := s.canaryToken(r)
+	t, err := s.plantedCanaryToken(r, errCanaryRevoked)
 	if err != nil {
 		return err
-	}
-	if t.State == canary.StateRevoked {
-		return errCanaryRevoked
 	}
 	if err := s.canary.Revoke(r.Context(), t, "revoked by "+id.user.Username); err != nil {
 		return canaryError(err, canaryTokenRequest{DeckyName: &t.DeckyName, PlacementPath: t.PlacementPath}, canary.Generator{})
@@ -327,15 +321,9 @@ func (s *server) revokeCanaryToken(w http.ResponseWriter, r *http.Request, id *i
 // made again from the token's seed). GET /api/v1/canary/tokens/{uuid}/preview
 // (admin).
 func (s *server) previewCanaryToken(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	if s.canary == nil {
-		return errCanaryDisabled
-	}
-	t, err := s.canaryToken(r)
+	t, err := s.plantedCanaryToken(r, errCanaryNoPreview)
 	if err != nil {
 		return err
-	}
-	if t.State == canary.StateRevoked {
-		return errCanaryNoPreview
 	}
 	a, err := s.canary.Preview(t)
 	if err != nil {
@@ -395,4 +383,20 @@ func (s *server) canaryGenerators(w http.ResponseWriter, _ *http.Request, _ *ide
 		out = append(out, canaryGeneratorResponse{Name: g.Name, Kind: g.Kind, Description: g.Description})
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// plantedCanaryToken is the token a write route names, when the planter
+// runs; revoked is the answer for a token already revoked.
+func (s *server) plantedCanaryToken(r *http.Request, revoked error) (canary.Token, error) {
+	if s.canary == nil {
+		return canary.Token{}, errCanaryDisabled
+	}
+	t, err := s.canaryToken(r)
+	if err != nil {
+		return t, err
+	}
+	if t.State == canary.StateRevoked {
+		return t, revoked
+	}
+	return t, nil
 }

@@ -356,12 +356,8 @@ func (l *Listener) dnsFirst(slug, src string, now time.Time) bool {
 }
 
 func (l *Listener) dnsHit(ctx context.Context, slug, qname, src string) {
-	tok, found, err := l.Tokens.TokenBySlug(ctx, slug)
-	if err != nil {
-		l.log().Warn("canary: token lookup", "service", Service, "err", err)
-		return
-	}
-	if !found || tok.State != StatePlanted {
+	tok, ok := l.plantedToken(ctx, slug)
+	if !ok {
 		return
 	}
 	l.fire(ctx, tok, Trigger{Via: "dns", SrcIP: src, DNSQName: qname, RawHeaders: map[string]string{}})

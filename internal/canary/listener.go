@@ -276,14 +276,21 @@ func rawHeaders(h http.Header) map[string]string {
 	return out
 }
 
-// hit handles one callback fetch of a syntactically valid slug.
-func (l *Listener) hit(ctx context.Context, r *http.Request, slug string) {
+// plantedToken is the planted token of slug; ok is false for an unknown or
+// revoked slug (nothing is recorded for those) and a failed lookup.
+func (l *Listener) plantedToken(ctx context.Context, slug string) (tok Token, ok bool) {
 	tok, found, err := l.Tokens.TokenBySlug(ctx, slug)
 	if err != nil {
 		l.log().Warn("canary: token lookup", "service", Service, "err", err)
-		return
+		return tok, false
 	}
-	if !found || tok.State != StatePlanted {
+	return tok, found && tok.State == StatePlanted
+}
+
+// hit handles one callback fetch of a syntactically valid slug.
+func (l *Listener) hit(ctx context.Context, r *http.Request, slug string) {
+	tok, ok := l.plantedToken(ctx, slug)
+	if !ok {
 		return
 	}
 	q, _ := url.ParseQuery(r.URL.RawQuery) // a malformed query keeps what parsed

@@ -111,6 +111,20 @@ func TestDockerControlPlane(t *testing.T) {
 		})
 	})
 
+	// A canary token planted through the API lands in the container's
+	// filesystem, where a logged-in attacker reads it; revoked, it goes.
+	tok := plant(t, s, first, "git_config")
+	slug := "/c/" + lastSegment(tok.CallbackURL)
+	if out := sshRunOn(t, s, first, addr, "cat "+tok.PlacementPath); !strings.Contains(out, slug) {
+		t.Fatalf("cat %s on docker decky %s: %q lacks %s", tok.PlacementPath, first, out, slug)
+	}
+	if code := s.Do("DELETE", "/api/v1/canary/tokens/"+tok.UUID, nil, nil); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if out := sshRunOn(t, s, first, addr, "cat "+tok.PlacementPath); strings.Contains(out, slug) {
+		t.Fatalf("after revoke, cat %s on %s: %q", tok.PlacementPath, first, out)
+	}
+
 	// Deploy a second decky through the API; it becomes containers, one of
 	// them an operator's image ([custom-*]; here the decky image itself,
 	// idling, as no registry is reachable).

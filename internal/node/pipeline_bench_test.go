@@ -73,6 +73,9 @@ func benchPipeline(b *testing.B, recorded bool) {
 	// CPU time of the whole process per event: what the pipeline costs,
 	// whatever else the machine is doing.
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(len(events)), "cpu-µs/event")
+	// Messages delivered more than once: a consumer that fetched more than
+	// it could handle within AckWait did work twice.
+	b.ReportMetric(float64(redelivered(b, js)), "redelivered")
 }
 
 // wholePipelineMix is n events of the attack wave with, when recorded,
@@ -145,6 +148,19 @@ func cpuTime() time.Duration {
 
 // waitAllConsumed waits until every durable consumer of the event stream
 // has acknowledged every event.
+// redelivered sums the redelivered messages of the event stream's consumers.
+func redelivered(tb testing.TB, js jetstream.JetStream) int {
+	st, err := js.Stream(context.Background(), bus.StreamName)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for info := range st.ListConsumers(context.Background()).Info() {
+		n += info.NumRedelivered
+	}
+	return n
+}
+
 func waitAllConsumed(tb testing.TB, js jetstream.JetStream) {
 	tb.Helper()
 	ctx := context.Background()

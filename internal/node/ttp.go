@@ -110,24 +110,14 @@ func (n *Node) startTTP(ctx context.Context, cfg Config) error {
 // file changes (polled, like the rules directory) and on SIGHUP, until ctx
 // ends. A bad edit is logged and the previous catalogue stays.
 func watchFingerprints(ctx context.Context, c *ttp.Catalogue, interval time.Duration, hup <-chan os.Signal, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		force := false
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			force = true
-		case <-t.C:
-		}
+	ttpworker.Poll(ctx, interval, hup, func(force bool) {
 		switch changed, err := c.Reload(force); {
 		case err != nil:
 			log.Error("ttp: fingerprint catalogue not reloaded; the current one stays", "file", c.Path(), "err", err)
 		case changed:
 			log.Info("ttp: fingerprint catalogue reloaded", "file", c.Path(), "fingerprints", c.Len())
 		}
-	}
+	})
 }
 
 // ttpRules is the engine for the API's rule routes (nil before startTTP:

@@ -32,10 +32,16 @@ type tagRow struct {
 // one command line in an exec session, as a bot would.
 func sshRun(t *testing.T, s *testkit.System, line string) string {
 	t.Helper()
-	root, _ := s.Persona("decky-01").Account("root")
+	return sshRunOn(t, s, "decky-01", s.Addr("decky-01", "ssh"), line)
+}
+
+// sshRunOn logs in as root on decky's ssh service at addr and runs line.
+func sshRunOn(t *testing.T, s *testkit.System, decky, addr, line string) string {
+	t.Helper()
+	root, _ := s.Persona(decky).Account("root")
 	cfg := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password(root.Password)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}
-	c, err := ssh.Dial("tcp", s.Addr("decky-01", "ssh"), cfg)
+	c, err := ssh.Dial("tcp", addr, cfg)
 	if err != nil {
 		t.Fatalf("ssh dial: %v", err)
 	}

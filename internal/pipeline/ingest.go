@@ -35,7 +35,9 @@ type Ingest struct {
 	Store  BatchWriter
 	Log    *slog.Logger
 	// Batch is the most bus messages (each one or more events) written in
-	// one transaction; Linger is how long a partial batch waits for more.
+	// one transaction, 256 by default: live deckies often publish one event
+	// a message, and each commit has a fixed cost a bigger batch shares.
+	// Linger is how long a partial batch waits for more.
 	Batch  int
 	Linger time.Duration
 	// OnCommit, if set, is called after each committed batch.
@@ -55,7 +57,7 @@ type Ingest struct {
 // batch stays unacknowledged meanwhile, so nothing is lost.
 func (w *Ingest) Run(ctx context.Context) error {
 	if w.Batch <= 0 {
-		w.Batch = 64
+		w.Batch = 256
 	}
 	if w.Linger <= 0 {
 		w.Linger = 20 * time.Millisecond

@@ -150,12 +150,18 @@ func (s *Store) SetTokenState(ctx context.Context, uuid, state string) error {
 	if !validTokenState(state) {
 		return fmt.Errorf("%w: canary token state %q", ErrInvalid, state)
 	}
-	r, err := s.db.ExecContext(ctx, s.q("UPDATE canary_tokens SET state = ? WHERE uuid = ?"), state, uuid)
+	return s.setTokenColumn(ctx, uuid, "state", state)
+}
+
+// setTokenColumn sets one column of a token; ErrNotFound for an unknown
+// token.
+func (s *Store) setTokenColumn(ctx context.Context, uuid, column string, value any) error {
+	r, err := s.db.ExecContext(ctx, s.q("UPDATE canary_tokens SET "+column+" = ? WHERE uuid = ?"), value, uuid)
 	if err != nil {
-		return fmt.Errorf("store: set canary token %s state: %w", uuid, err)
+		return fmt.Errorf("store: set canary token %s %s: %w", uuid, column, err)
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
-		// MySQL counts changed rows, not matched ones: the state may
+		// MySQL counts changed rows, not matched ones: the value may
 		// already have been this one.
 		if _, found, err := s.tokenWhere(ctx, "uuid = ?", uuid); err != nil {
 			return err
@@ -170,18 +176,7 @@ func (s *Store) SetTokenState(ctx context.Context, uuid, state string) error {
 // tokens without knowing the operator, the API knows. ErrNotFound for an
 // unknown token.
 func (s *Store) SetCanaryTokenCreator(ctx context.Context, uuid, user string) error {
-	r, err := s.db.ExecContext(ctx, s.q("UPDATE canary_tokens SET created_by = ? WHERE uuid = ?"), cleanText(user, 64), uuid)
-	if err != nil {
-		return fmt.Errorf("store: set canary token %s creator: %w", uuid, err)
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		if _, found, err := s.tokenWhere(ctx, "uuid = ?", uuid); err != nil {
-			return err
-		} else if !found {
-			return ErrNotFound
-		}
-	}
-	return nil
+	return s.setTokenColumn(ctx, uuid, "created_by", cleanText(user, 64))
 }
 
 // CanaryTokens lists the tokens f selects, newest first, with their total.

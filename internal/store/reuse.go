@@ -72,10 +72,13 @@ type reuseMember struct {
 }
 
 // foldRows reads reuseMemberCols rows into a fold, calling each (when not
-// nil) on every row.
+// nil) on every row. A popular secret folds hundreds of rows, so values
+// are collected in sets and times compared as stored text (fixed-width
+// UTC, sortable), parsed once per group at the end.
 func foldRows(rs *sql.Rows, each func(reuseMember)) (*reuseFold, error) {
 	defer rs.Close()
 	f := &reuseFold{groups: map[reuseKey]*CredentialReuse{}, targets: map[reuseKey]map[[2]string]bool{}}
+	acc := map[reuseKey]*foldSets{}
 	for rs.Next() {
 		var m reuseMember
 		if err := rs.Scan(&m.id, &m.key.sha, &m.key.kind, &m.key.principal, &m.ip, &m.decky, &m.service, &m.attempts,
@@ -86,30 +89,54 @@ func foldRows(rs *sql.Rows, each func(reuseMember)) (*reuseFold, error) {
 			each(m)
 		}
 		k := m.key
-		g := f.groups[k]
+		g, a := f.groups[k], acc[k]
 		if g == nil {
-			g = &CredentialReuse{SecretSHA256: k.sha, SecretKind: k.kind, Principal: k.principal, Confidence: 1,
-				AttackerUUIDs: []string{}, FirstSeen: parseTime(m.first), LastSeen: parseTime(m.last)}
-			f.groups[k], f.targets[k] = g, map[[2]string]bool{}
+			g = &CredentialReuse{SecretSHA256: k.sha, SecretKind: k.kind, Principal: k.principal, Confidence: 1}
+			a = &foldSets{ips: map[string]bool{}, uuids: map[string]bool{}, deckies: map[string]bool{}, services: map[string]bool{},
+				first: m.first, last: m.last}
+			f.groups[k], f.targets[k], acc[k] = g, map[[2]string]bool{}, a
 			f.order = append(f.order, k)
 		}
-		g.AttackerIPs, g.Deckies, g.Services = appendNew(g.AttackerIPs, m.ip), appendNew(g.Deckies, m.decky), appendNew(g.Services, m.service)
-		g.AttackerUUIDs = appendNew(g.AttackerUUIDs, m.attacker.String)
+		a.ips[m.ip], a.deckies[m.decky], a.services[m.service] = true, true, true
+		if m.attacker.String != "" {
+			a.uuids[m.attacker.String] = true
+		}
 		g.AttemptCount += m.attempts
-		g.FirstSeen, g.LastSeen = minTime(g.FirstSeen, parseTime(m.first)), maxTime(g.LastSeen, parseTime(m.last))
+		a.first, a.last = min(a.first, m.first), max(a.last, m.last)
 		f.targets[k][[2]string{m.decky, m.service}] = true
 	}
 	if err := rs.Err(); err != nil {
 		return nil, err
 	}
 	for k, g := range f.groups {
+		a := acc[k]
 		g.TargetCount = len(f.targets[k])
-		for _, l := range [][]string{g.AttackerUUIDs, g.AttackerIPs, g.Deckies, g.Services} {
-			slices.Sort(l)
-		}
-		g.AttackerUUIDs, g.AttackerIPs = g.AttackerUUIDs[:min(len(g.AttackerUUIDs), ReuseListMax)], g.AttackerIPs[:min(len(g.AttackerIPs), ReuseListMax)]
+		g.FirstSeen, g.LastSeen = parseTime(a.first), parseTime(a.last)
+		g.AttackerUUIDs, g.AttackerIPs = sortedSet(a.uuids, ReuseListMax), sortedSet(a.ips, ReuseListMax)
+		g.Deckies, g.Services = sortedSet(a.deckies, 0), sortedSet(a.services, 0)
 	}
 	return f, nil
+}
+
+// foldSets is what a fold collects of one secret's rows.
+type foldSets struct {
+	ips, uuids, deckies, services map[string]bool
+	first, last                   string
+}
+
+// sortedSet is the set's members in order, at most max of them (0: all).
+func sortedSet(set map[string]bool, max int) []string {
+	out := make([]string, 0, len(set))
+	for v := range set {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	if max > 0 && len(out) > max {
+		out = out[:max]
+	}
+	return out
 }
 
 // RefreshCredentialReuse recomputes the reuse rows of every secret used on

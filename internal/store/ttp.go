@@ -154,11 +154,9 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) ([]string, error) {
 	if len(keep) == 0 {
 		return nil, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("store: begin tag batch: %w", err)
-	}
-	defer tx.Rollback()
+	// The lookup runs before the transaction: on SQLite a transaction
+	// holds the one write lock, which the ingest worker waits for, and
+	// the worker is the only writer of ttp_tag (see above).
 	stored := map[string]bool{}
 	for start := 0; start < len(keep); start += 500 {
 		part := keep[start:min(start+500, len(keep))]
@@ -166,11 +164,7 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) ([]string, error) {
 		for i := range part {
 			args[i] = part[i].UUID
 		}
-		st, err := s.txStmt(ctx, tx, "SELECT uuid FROM ttp_tag WHERE uuid IN ("+placeholders(len(part), 1)+")")
-		if err != nil {
-			return nil, fmt.Errorf("store: tag batch lookup: %w", err)
-		}
-		rs, err := st.QueryContext(ctx, args...)
+		rs, err := s.cachedQuery(ctx, "SELECT uuid FROM ttp_tag WHERE uuid IN ("+placeholders(len(part), 1)+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: tag batch lookup: %w", err)
 		}
@@ -195,6 +189,14 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) ([]string, error) {
 			rows = append(rows, keep[i].args())
 		}
 	}
+	if len(rows) == 0 {
+		return fresh, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin tag batch: %w", err)
+	}
+	defer tx.Rollback()
 	_, err = s.writeRows(ctx, tx, `INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
 		session_id, decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence,
 		attack_release, mitre_url, created_at)`, "ON CONFLICT (uuid) DO NOTHING", rows)

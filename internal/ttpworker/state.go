@@ -95,29 +95,37 @@ func WatchDir(ctx context.Context, e *ttp.Engine, dir string, interval time.Dura
 		interval = 5 * time.Second
 	}
 	last := fingerprint(dir)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		force := false
-		select {
-		case <-ctx.Done():
-			return
-		case <-reload:
-			force = true
-		case <-t.C:
-		}
+	Poll(ctx, interval, reload, func(force bool) {
 		fp := fingerprint(dir)
 		if !force && fp == last {
-			continue
+			return
 		}
 		last = fp
 		if err := e.ReloadDir(dir); err != nil {
 			log.Error("ttp: rules not reloaded; the current ones stay", "dir", dir, "err", err)
-			continue
+			return
 		}
 		log.Info("ttp: rules reloaded", "dir", dir, "rules", e.Rules().Len())
 		if reloaded != nil {
 			reloaded(e.Rules())
+		}
+	})
+}
+
+// Poll calls check every interval, and with force set whenever reload
+// receives a value (SIGHUP), until ctx ends: the loop of every file the
+// tagging engine reloads (rules, the fingerprint catalogue).
+func Poll(ctx context.Context, interval time.Duration, reload <-chan os.Signal, check func(force bool)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reload:
+			check(true)
+		case <-t.C:
+			check(false)
 		}
 	}
 }
