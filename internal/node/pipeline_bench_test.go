@@ -76,6 +76,12 @@ func benchPipeline(b *testing.B, recorded bool) {
 	// Messages delivered more than once: a consumer that fetched more than
 	// it could handle within AckWait did work twice.
 	b.ReportMetric(float64(redelivered(b, js)), "redelivered")
+	if fi, err := os.Stat(filepath.Join(s.DataDir, "decnet.db-wal")); err == nil {
+		b.ReportMetric(float64(fi.Size())/1e6, "walMB")
+	}
+	if fi, err := os.Stat(filepath.Join(s.DataDir, "decnet.db")); err == nil {
+		b.ReportMetric(float64(fi.Size())/1e6, "dbMB")
+	}
 }
 
 // wholePipelineMix is n events of the attack wave with, when recorded,
