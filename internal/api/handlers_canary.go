@@ -246,15 +246,11 @@ func (s *server) plantCanaryToken(w http.ResponseWriter, r *http.Request, id *id
 // kind. GET /api/v1/canary/tokens (viewer).
 func (s *server) listCanaryTokens(w http.ResponseWriter, r *http.Request, _ *identity) error {
 	q := r.URL.Query()
-	limit, err := intParam(q, "limit", defaultLimit, 1, maxCanaryLimit)
+	p, err := parsePage(r, maxCanaryLimit)
 	if err != nil {
 		return err
 	}
-	offset, err := intParam(q, "offset", 0, 0, maxOffset)
-	if err != nil {
-		return err
-	}
-	f := store.CanaryTokenFilter{Limit: limit, Offset: offset}
+	f := store.CanaryTokenFilter{Limit: p.Limit, Offset: p.Offset}
 	if f.Decky, err = filterParam(q, "decky_name"); err != nil {
 		return err
 	}
@@ -341,12 +337,7 @@ func (s *server) previewCanaryToken(w http.ResponseWriter, r *http.Request, _ *i
 // listCanaryTriggers answers the uses of a token, newest first. GET
 // /api/v1/canary/tokens/{uuid}/triggers (viewer).
 func (s *server) listCanaryTriggers(w http.ResponseWriter, r *http.Request, _ *identity) error {
-	q := r.URL.Query()
-	limit, err := intParam(q, "limit", defaultLimit, 1, maxCanaryLimit)
-	if err != nil {
-		return err
-	}
-	offset, err := intParam(q, "offset", 0, 0, maxOffset)
+	p, err := parsePage(r, maxCanaryLimit)
 	if err != nil {
 		return err
 	}
@@ -354,7 +345,7 @@ func (s *server) listCanaryTriggers(w http.ResponseWriter, r *http.Request, _ *i
 	if err != nil {
 		return err
 	}
-	trs, total, err := s.st.CanaryTriggers(r.Context(), t.UUID, limit, offset)
+	trs, total, err := s.st.CanaryTriggers(r.Context(), t.UUID, p.Limit, p.Offset)
 	if err != nil {
 		return err
 	}
