@@ -59,7 +59,9 @@ outlive this process; ` + "`decnet teardown --all`" + ` removes them.`,
   decnet up --nats-listen 127.0.0.1:4222   # let other processes reach the bus
   decnet up --config fleet.ini             # deckies from a fleet file (loopback addresses)
   sudo decnet up --driver docker           # deckies as containers on a docker bridge
-  sudo decnet up --driver docker --config fleet.ini --subnet 172.30.9.0/24`,
+  sudo decnet up --driver docker --config fleet.ini --subnet 172.30.9.0/24
+  decnet up --canary-http-listen 0.0.0.0:8088 --canary-http-base http://cdn.example.net:8088
+  decnet up --fingerprints c2.csv            # operator's C2 fingerprint catalogue (R0030)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel)
