@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -100,25 +99,28 @@ func (b *Bus) messages(ctx context.Context, stream string, o ConsumerOptions) (j
 // returns up to max messages that are already at hand, waiting at most
 // linger for more to fill the batch.
 func (c *Consumer) Next(ctx context.Context, max int, linger time.Duration) ([]Delivery, error) {
-	first, err := c.it.Next(jetstream.NextContext(ctx))
+	return fetch(ctx, c.it, max, linger, decode)
+}
+
+// fetch is the batching of both consumers: the first message waits on
+// ctx, the rest come while linger lasts and are converted as they come.
+func fetch[T any](ctx context.Context, it jetstream.MessagesContext, max int, linger time.Duration, conv func(jetstream.Msg) T) ([]T, error) {
+	first, err := it.Next(jetstream.NextContext(ctx))
 	if err != nil {
 		return nil, err
 	}
-	out := []Delivery{decode(first)}
+	out := []T{conv(first)}
 	deadline := time.Now().Add(linger)
 	for len(out) < max {
 		wait := time.Until(deadline)
 		if wait <= 0 {
 			wait = time.Millisecond
 		}
-		m, err := c.it.Next(jetstream.NextMaxWait(wait))
+		m, err := it.Next(jetstream.NextMaxWait(wait))
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				break
-			}
-			break // timeout: ship what we have
+			break // timeout (ship what we have) or the iterator closed
 		}
-		out = append(out, decode(m))
+		out = append(out, conv(m))
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -94,27 +93,9 @@ func (b *Bus) DerivedConsumer(ctx context.Context, o ConsumerOptions) (*DerivedC
 // returns up to max messages already at hand, waiting at most linger for
 // more.
 func (c *DerivedConsumer) Next(ctx context.Context, max int, linger time.Duration) ([]Message, error) {
-	first, err := c.it.Next(jetstream.NextContext(ctx))
-	if err != nil {
-		return nil, err
-	}
-	out := []Message{{Subject: first.Subject(), Data: first.Data(), msg: first}}
-	deadline := time.Now().Add(linger)
-	for len(out) < max {
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			wait = time.Millisecond
-		}
-		m, err := c.it.Next(jetstream.NextMaxWait(wait))
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				break
-			}
-			break // timeout: ship what we have
-		}
-		out = append(out, Message{Subject: m.Subject(), Data: m.Data(), msg: m})
-	}
-	return out, nil
+	return fetch(ctx, c.it, max, linger, func(m jetstream.Msg) Message {
+		return Message{Subject: m.Subject(), Data: m.Data(), msg: m}
+	})
 }
 
 // Stop ends the consumer's subscription; unacknowledged messages are

@@ -88,3 +88,27 @@ func FuzzBeacon(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFindKeyIDs: whatever an attacker sends a decky, the passive scan's
+// key finder never panics and finds only well-formed key ids that stand
+// in the text as tokens of their own.
+func FuzzFindKeyIDs(f *testing.F) {
+	f.Add("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request")
+	f.Add("aws_access_key_id = ASIAABCDEFGHIJKLMNOP\n")
+	f.Add("xAKIAIOSFODNN7EXAMPLE AKIAIOSFODNN7EXAMPL AKIAIOSFODNN7EXAMPLEX")
+	f.Add("AKIA")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, id := range findKeyIDs(text) {
+			i := strings.Index(text, id)
+			if len(id) != 20 || i < 0 || (id[:4] != "AKIA" && id[:4] != "ASIA") {
+				t.Fatalf("%q: found %q", text, id)
+			}
+			for _, c := range id[4:] {
+				if !(c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
+					t.Fatalf("%q: found %q", text, id)
+				}
+			}
+		}
+	})
+}

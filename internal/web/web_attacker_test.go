@@ -19,11 +19,7 @@ import (
 func (e *testEnv) seedAttackerIntel() (store.Attacker, string) {
 	e.t.Helper()
 	ctx := context.Background()
-	att, _, err := e.st.AttackersSorted(ctx, store.Page{Limit: 1, Search: "203.0.113.5"}, store.SortRecent)
-	if err != nil || len(att) != 1 {
-		e.t.Fatalf("seeded attacker: %v %v", att, err)
-	}
-	a := att[0]
+	a := e.seededAttacker()
 	must := func(err error) {
 		e.t.Helper()
 		if err != nil {
@@ -49,7 +45,7 @@ func (e *testEnv) seedAttackerIntel() (store.Attacker, string) {
 		_, err := e.st.AddFingerprint(ctx, fp, json.RawMessage(`{}`))
 		must(err)
 	}
-	_, err = e.st.RecordFingerprint(ctx, a.UUID, 22, "jarm", "2ad2ad0002ad2ad00042d42d000000", testNow.Add(-20*time.Minute))
+	_, err := e.st.RecordFingerprint(ctx, a.UUID, 22, "jarm", "2ad2ad0002ad2ad00042d42d000000", testNow.Add(-20*time.Minute))
 	must(err)
 	_, err = e.st.RecordFingerprint(ctx, a.UUID, 22, "jarm", "3fd3fd0003fd3fd00042d42d000000", testNow.Add(-5*time.Minute))
 	must(err)

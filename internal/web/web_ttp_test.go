@@ -19,11 +19,7 @@ import (
 func (e *testEnv) seedInsights() (store.Attacker, string) {
 	e.t.Helper()
 	ctx := context.Background()
-	att, _, err := e.st.AttackersSorted(ctx, store.Page{Limit: 1, Search: "203.0.113.5"}, store.SortRecent)
-	if err != nil || len(att) != 1 {
-		e.t.Fatalf("seeded attacker: %v %v", att, err)
-	}
-	a := att[0]
+	a := e.seededAttacker()
 	rel := attack.Default().Release
 	tags := []store.Tag{
 		{SourceKind: "command", SourceID: "0190a000-0000-7000-8000-000000000008", AttackerUUID: a.UUID, SessionID: "s1", DeckyID: "decky-01",
@@ -157,4 +153,15 @@ func TestHeatLevels(t *testing.T) {
 			t.Errorf("heat(%d of %d) = %d, want %d", c.count, c.max, got, c.want)
 		}
 	}
+}
+
+// seededAttacker is the fixed seed's attacker at 203.0.113.5, which the
+// insight and intel seeds build on.
+func (e *testEnv) seededAttacker() store.Attacker {
+	e.t.Helper()
+	att, _, err := e.st.AttackersSorted(context.Background(), store.Page{Limit: 1, Search: "203.0.113.5"}, store.SortRecent)
+	if err != nil || len(att) != 1 {
+		e.t.Fatalf("seeded attacker: %v %v", att, err)
+	}
+	return att[0]
 }
