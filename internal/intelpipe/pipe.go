@@ -240,7 +240,7 @@ func (p *Pipeline) consume(ctx context.Context, name string, c *bus.Consumer, h 
 			}
 			continue
 		}
-		var events []event.Event
+		events := make([]event.Event, 0, bus.EventCount(ds))
 		for _, d := range ds {
 			if d.Err != nil {
 				log.Error("discarding undecodable message", "err", d.Err)

@@ -107,7 +107,7 @@ type prepared struct {
 
 // prepare drops what can never be stored (saying so) and encodes the rest.
 func (w *Ingest) prepare(ds []bus.Delivery) (prepared, bool) {
-	events := make([]event.Event, 0, len(ds))
+	events := make([]event.Event, 0, bus.EventCount(ds))
 	keep := ds[:0:0]
 	for _, d := range ds {
 		if d.Err != nil {

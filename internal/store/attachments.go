@@ -60,11 +60,11 @@ func (s *Store) UpsertObservedAttachment(ctx context.Context, a AttachmentSighti
 		verdict, verdictAt, provider = boolInt(*a.MalHashMatch), at, a.Provider
 	}
 	for attempt := 0; ; attempt++ {
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := s.beginWrite(ctx)
 		if err != nil {
 			return "", err
 		}
-		id, err := s.upsertAttachment(ctx, tx, a, at, verdict, verdictAt, provider)
+		id, err := s.upsertAttachment(ctx, tx.Tx, a, at, verdict, verdictAt, provider)
 		if err == nil {
 			err = tx.Commit()
 		}

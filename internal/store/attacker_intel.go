@@ -86,7 +86,7 @@ func (s *Store) UpsertAttackerIntel(ctx context.Context, in AttackerIntel) error
 	if in.AttackerUUID == "" || in.ExpiresAt.IsZero() {
 		return fmt.Errorf("%w: attacker intel needs an attacker and an expiry", ErrInvalid)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func (s *Store) EnsureStubIdentities(ctx context.Context, attackerUUIDs []string
 	if len(attackerUUIDs) == 0 {
 		return out, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -147,12 +147,12 @@ func (s *Store) UpsertAttributionStates(ctx context.Context, states []Attributio
 	if len(states) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("store: attribution state: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := s.txStmt(ctx, tx, `INSERT INTO attribution_state (identity_uuid, primitive, current_value, state,
+	stmt, err := s.txStmt(ctx, tx.Tx, `INSERT INTO attribution_state (identity_uuid, primitive, current_value, state,
 		confidence, observation_count, last_change_ts, last_observation_ts, schema_version, updated_at)
 		VALUES (?,?,?,?,?,?,?,?,1,?)
 		ON CONFLICT (identity_uuid, primitive) DO UPDATE SET current_value = excluded.current_value,

@@ -50,7 +50,7 @@ func (s *Store) AddBounty(ctx context.Context, b Bounty) (bool, error) {
 		return false, fmt.Errorf("%w: bounty payload is not JSON", ErrInvalid)
 	}
 	sum := sha256.Sum256(b.Payload)
-	r, err := s.db.ExecContext(ctx, s.q(`INSERT INTO bounty (ts, decky, service, attacker_ip, bounty_type, payload, payload_sha256)
+	r, err := s.execWrite(ctx, s.q(`INSERT INTO bounty (ts, decky, service, attacker_ip, bounty_type, payload, payload_sha256)
 		VALUES (?,?,?,?,?,?,?) ON CONFLICT (bounty_type, attacker_ip, payload_sha256) DO NOTHING`),
 		fmtTime(b.TS), b.Decky, b.Service, b.AttackerIP, b.BountyType, string(b.Payload), hex.EncodeToString(sum[:]))
 	if err != nil {

@@ -84,7 +84,7 @@ func (s *Store) CreateToken(ctx context.Context, t canary.Token) error {
 	if !t.LastTriggeredAt.IsZero() {
 		last = fmtTime(t.LastTriggeredAt)
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO canary_tokens (uuid, kind, decky_name, generator, placement_path,
+	_, err := s.execWrite(ctx, s.q(`INSERT INTO canary_tokens (uuid, kind, decky_name, generator, placement_path,
 		callback_token, secret_seed, fingerprint_nonce, access_key_id, state, trigger_count, last_triggered_at, placed_at,
 		created_by, last_error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 		t.UUID, t.Kind, t.DeckyName, t.Generator, t.PlacementPath, t.Slug, t.SecretSeed, t.FingerprintNonce, t.AccessKeyID,
@@ -156,7 +156,7 @@ func (s *Store) SetTokenState(ctx context.Context, uuid, state string) error {
 // setTokenColumn sets one column of a token; ErrNotFound for an unknown
 // token.
 func (s *Store) setTokenColumn(ctx context.Context, uuid, column string, value any) error {
-	r, err := s.db.ExecContext(ctx, s.q("UPDATE canary_tokens SET "+column+" = ? WHERE uuid = ?"), value, uuid)
+	r, err := s.execWrite(ctx, s.q("UPDATE canary_tokens SET "+column+" = ? WHERE uuid = ?"), value, uuid)
 	if err != nil {
 		return fmt.Errorf("store: set canary token %s %s: %w", uuid, column, err)
 	}
@@ -231,7 +231,7 @@ func (s *Store) RecordTrigger(ctx context.Context, tr canary.Trigger) error {
 	}
 	at := fmtTime(tr.OccurredAt)
 	headers, fingerprint, metrics := triggerJSON(tr)
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("store: record canary trigger: %w", err)
 	}

@@ -366,7 +366,7 @@ func encodeStrings(l []string) string {
 // the attackers it linked (an attacker that gained an identity meanwhile
 // is left alone). With no attacker left to link nothing is created.
 func (s *Store) CreateClusterIdentity(ctx context.Context, attackers []string, r IdentityRollup) (string, []string, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return "", nil, err
 	}
@@ -379,7 +379,7 @@ func (s *Store) CreateClusterIdentity(ctx context.Context, attackers []string, r
 		encodeStrings(r.JA4HHashes), encodeStrings(r.JA4QUICHashes), encodeStrings(r.TLSCertSHA256)); err != nil {
 		return "", nil, fmt.Errorf("store: create identity: %w", err)
 	}
-	linked, err := s.linkTx(ctx, tx, id, attackers)
+	linked, err := s.linkTx(ctx, tx.Tx, id, attackers)
 	if err != nil || len(linked) == 0 {
 		return "", nil, err
 	}
@@ -389,12 +389,12 @@ func (s *Store) CreateClusterIdentity(ctx context.Context, attackers []string, r
 // LinkAttackersToIdentity points attackers that have no identity at
 // identity and returns those it linked; attackers that have one keep it.
 func (s *Store) LinkAttackersToIdentity(ctx context.Context, identity string, attackers []string) ([]string, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	linked, err := s.linkTx(ctx, tx, identity, attackers)
+	linked, err := s.linkTx(ctx, tx.Tx, identity, attackers)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +423,7 @@ func (s *Store) UnmergeIdentity(ctx context.Context, id string) error {
 
 // UpdateIdentityRollup stores the clusterer's roll-up of an identity.
 func (s *Store) UpdateIdentityRollup(ctx context.Context, id string, r IdentityRollup) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE attacker_identities SET observation_count = ?, first_seen_at = ?, last_seen_at = ?,
+	res, err := s.execWrite(ctx, s.q(`UPDATE attacker_identities SET observation_count = ?, first_seen_at = ?, last_seen_at = ?,
 		confidence = ?, ja3_hashes = ?, hassh_hashes = ?, ja4_hashes = ?, ja4h_hashes = ?, ja4_quic_hashes = ?, tls_cert_sha256 = ?,
 		updated_at = ? WHERE uuid = ?`), r.ObservationCount, optTimeArg(r.FirstSeenAt), optTimeArg(r.LastSeenAt), confArg(r.Confidence),
 		encodeStrings(r.JA3Hashes), encodeStrings(r.HASSHHashes), encodeStrings(r.JA4Hashes), encodeStrings(r.JA4HHashes),
@@ -440,7 +440,7 @@ func (s *Store) UpdateIdentityRollup(ctx context.Context, id string, r IdentityR
 // CreateClusterCampaign adds a campaign with its roll-up and returns its id.
 func (s *Store) CreateClusterCampaign(ctx context.Context, r CampaignRollup) (string, error) {
 	id, now := newUUID(), fmtTime(time.Now())
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO campaigns (uuid, first_seen_at, last_seen_at, created_at, updated_at,
+	_, err := s.execWrite(ctx, s.q(`INSERT INTO campaigns (uuid, first_seen_at, last_seen_at, created_at, updated_at,
 		identity_count, ja3_hashes, hassh_hashes, tls_cert_sha256, c2_endpoints) VALUES (?,?,?,?,?,?,?,?,?,?)`),
 		id, optTimeArg(r.FirstSeenAt), optTimeArg(r.LastSeenAt), now, now, r.IdentityCount, encodeStrings(r.JA3Hashes),
 		encodeStrings(r.HASSHHashes), encodeStrings(r.TLSCertSHA256), encodeStrings(r.C2Endpoints))
@@ -452,7 +452,7 @@ func (s *Store) CreateClusterCampaign(ctx context.Context, r CampaignRollup) (st
 
 // UpdateCampaignRollup stores the clusterer's roll-up of a campaign.
 func (s *Store) UpdateCampaignRollup(ctx context.Context, id string, r CampaignRollup) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE campaigns SET identity_count = ?, first_seen_at = ?, last_seen_at = ?,
+	res, err := s.execWrite(ctx, s.q(`UPDATE campaigns SET identity_count = ?, first_seen_at = ?, last_seen_at = ?,
 		ja3_hashes = ?, hassh_hashes = ?, tls_cert_sha256 = ?, c2_endpoints = ?, updated_at = ? WHERE uuid = ?`),
 		r.IdentityCount, optTimeArg(r.FirstSeenAt), optTimeArg(r.LastSeenAt), encodeStrings(r.JA3Hashes), encodeStrings(r.HASSHHashes),
 		encodeStrings(r.TLSCertSHA256), encodeStrings(r.C2Endpoints), fmtTime(time.Now()), id)

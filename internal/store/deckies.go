@@ -35,7 +35,7 @@ func (s *Store) PutDecky(ctx context.Context, d DeckyRow) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO deckies (name, ip, hostname, distro, status, services, updated_at)
+	_, err = s.execWrite(ctx, s.q(`INSERT INTO deckies (name, ip, hostname, distro, status, services, updated_at)
 		VALUES (?,?,?,?,?,?,?) ON CONFLICT (name) DO UPDATE SET ip = excluded.ip, hostname = excluded.hostname,
 		distro = excluded.distro, status = excluded.status, services = excluded.services, updated_at = excluded.updated_at`),
 		d.Name, d.IP, d.Hostname, d.Distro, d.Status, string(svc), fmtTime(time.Now()))
@@ -44,7 +44,7 @@ func (s *Store) PutDecky(ctx context.Context, d DeckyRow) error {
 
 // SetDeckyStatus changes the status of every decky (e.g. "stopped" on shutdown).
 func (s *Store) SetDeckyStatus(ctx context.Context, status string) error {
-	_, err := s.db.ExecContext(ctx, s.q("UPDATE deckies SET status = ?, updated_at = ?"), status, fmtTime(time.Now()))
+	_, err := s.execWrite(ctx, s.q("UPDATE deckies SET status = ?, updated_at = ?"), status, fmtTime(time.Now()))
 	return err
 }
 
@@ -81,7 +81,7 @@ func (s *Store) State(ctx context.Context, key string) (string, error) {
 
 // SetState writes a value of the key/value state table.
 func (s *Store) SetState(ctx context.Context, key, value string) error {
-	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO state (name, value) VALUES (?,?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"), key, value)
+	_, err := s.execWrite(ctx, s.q("INSERT INTO state (name, value) VALUES (?,?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"), key, value)
 	return err
 }
 
@@ -89,7 +89,7 @@ func (s *Store) SetState(ctx context.Context, key, value string) error {
 // services and their configuration, as JSON the engine's caller defines),
 // so the next start runs the same. The decky's row must exist (PutDecky).
 func (s *Store) SetDeckySpec(ctx context.Context, name string, spec json.RawMessage) error {
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE deckies SET config = ?, updated_at = ? WHERE name = ?"),
+	res, err := s.execWrite(ctx, s.q("UPDATE deckies SET config = ?, updated_at = ? WHERE name = ?"),
 		string(spec), fmtTime(time.Now()), name)
 	if err != nil {
 		return err
@@ -122,6 +122,6 @@ func (s *Store) DeckySpecs(ctx context.Context) ([]json.RawMessage, error) {
 // ClearDeckySpecs forgets every recorded spec; a start records the specs
 // of the fleet it runs afresh, so deckies no longer in it do not return.
 func (s *Store) ClearDeckySpecs(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE deckies SET config = ''")
+	_, err := s.execWrite(ctx, "UPDATE deckies SET config = ''")
 	return err
 }

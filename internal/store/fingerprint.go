@@ -31,7 +31,7 @@ func (s *Store) RecordFingerprint(ctx context.Context, attackerUUID string, port
 		at = time.Now()
 	}
 	ts := fmtTime(at)
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return c, err
 	}

@@ -148,7 +148,7 @@ func (s *Store) SetIdentityCampaign(ctx context.Context, identity, campaign stri
 }
 
 func (s *Store) setRef(ctx context.Context, query, ref, id string) error {
-	r, err := s.db.ExecContext(ctx, s.q(query), nullStr(ref), fmtTime(time.Now()), id)
+	r, err := s.execWrite(ctx, s.q(query), nullStr(ref), fmtTime(time.Now()), id)
 	if isForeignKey(err) {
 		return fmt.Errorf("%w: %s does not exist", ErrNotFound, ref)
 	}
@@ -164,7 +164,7 @@ func (s *Store) setRef(ctx context.Context, query, ref, id string) error {
 // CreateCampaign adds an empty campaign and returns its id.
 func (s *Store) CreateCampaign(ctx context.Context, notes string) (string, error) {
 	id, now := newUUID(), fmtTime(time.Now())
-	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO campaigns (uuid, created_at, updated_at, notes) VALUES (?,?,?,?)"), id, now, now, notes)
+	_, err := s.execWrite(ctx, s.q("INSERT INTO campaigns (uuid, created_at, updated_at, notes) VALUES (?,?,?,?)"), id, now, now, notes)
 	return id, err
 }
 

@@ -79,13 +79,13 @@ func PrepareBatch(events []event.Event) (*Batch, error) {
 // Write stores a prepared batch in one transaction (see IngestBatch).
 func (s *Store) Write(ctx context.Context, b *Batch) (IngestResult, error) {
 	var res IngestResult
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return res, fmt.Errorf("store: begin ingest: %w", err)
 	}
 	defer tx.Rollback()
 
-	fresh, err := s.insertEvents(ctx, tx, b)
+	fresh, err := s.insertEvents(ctx, tx.Tx, b)
 	if err != nil {
 		return res, err
 	}
@@ -94,14 +94,14 @@ func (s *Store) Write(ctx context.Context, b *Batch) (IngestResult, error) {
 	for _, i := range fresh {
 		agg.add(&b.events[i], b.shas[i])
 	}
-	newAttackers, err := s.applyAttackers(ctx, tx, agg)
+	newAttackers, err := s.applyAttackers(ctx, tx.Tx, agg)
 	if err != nil {
 		return res, err
 	}
-	if err := s.applySessions(ctx, tx, agg); err != nil {
+	if err := s.applySessions(ctx, tx.Tx, agg); err != nil {
 		return res, err
 	}
-	n, err := s.applyCredentials(ctx, tx, agg)
+	n, err := s.applyCredentials(ctx, tx.Tx, agg)
 	if err != nil {
 		return res, err
 	}
@@ -189,21 +189,13 @@ func placeholders(n, width int) string {
 	return b.String()
 }
 
-// txStmt returns query prepared for tx. Statements are prepared once per
-// database connection and cached: parsing a 1,300-parameter INSERT on every
-// batch would cost more than running it.
+// txStmt returns query prepared for tx, a write transaction. Statements
+// are prepared once per database connection and cached: parsing a
+// 1,300-parameter INSERT on every batch would cost more than running it.
 func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	query = s.q(query)
-	if st, ok := s.stmts.Load(query); ok {
-		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
-	}
-	st, err := s.db.PrepareContext(ctx, query)
+	st, err := cachedStmt(ctx, s.w, &s.wstmts, s.q(query))
 	if err != nil {
 		return nil, err
-	}
-	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
-		st.Close()
-		st = prev.(*sql.Stmt)
 	}
 	return tx.StmtContext(ctx, st), nil
 }

@@ -43,7 +43,7 @@ func (s *Store) CreateLifecycle(ctx context.Context, deckyName, operation string
 	now := time.Now().UTC()
 	l := Lifecycle{ID: uuid.NewString(), DeckyName: deckyName, Operation: operation, Status: LifecyclePending,
 		StartedAt: now, UpdatedAt: now}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO decky_lifecycle (id, decky_name, operation, status, started_at, updated_at)
+	_, err := s.execWrite(ctx, s.q(`INSERT INTO decky_lifecycle (id, decky_name, operation, status, started_at, updated_at)
 		VALUES (?,?,?,?,?,?)`), l.ID, deckyName, operation, l.Status, fmtTime(now), fmtTime(now))
 	if err != nil {
 		return Lifecycle{}, err
@@ -60,7 +60,7 @@ func (s *Store) UpdateLifecycle(ctx context.Context, id, status, errMsg string) 
 	if Terminal(status) {
 		completed = now
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE decky_lifecycle SET status = ?, error = ?, updated_at = ?, completed_at = ?
+	res, err := s.execWrite(ctx, s.q(`UPDATE decky_lifecycle SET status = ?, error = ?, updated_at = ?, completed_at = ?
 		WHERE id = ? AND status NOT IN ('succeeded', 'failed')`), status, errMsg, now, completed, id)
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func (s *Store) Lifecycles(ctx context.Context, ids []string) ([]Lifecycle, erro
 // DeleteDecky forgets a decky: its row for GET /deckies and its recorded
 // spec. ErrNotFound when there is no such row.
 func (s *Store) DeleteDecky(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, s.q("DELETE FROM deckies WHERE name = ?"), name)
+	res, err := s.execWrite(ctx, s.q("DELETE FROM deckies WHERE name = ?"), name)
 	if err != nil {
 		return err
 	}

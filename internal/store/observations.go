@@ -83,7 +83,7 @@ func (s *Store) UpsertObservation(ctx context.Context, o Observation) (string, e
 	if o.V == 0 {
 		o.V = 1
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return "", err
 	}

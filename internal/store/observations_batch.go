@@ -41,7 +41,7 @@ func (s *Store) UpsertObservationSets(ctx context.Context, sets [][]Observation)
 			}
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (s *Store) UpsertObservationSets(ctx context.Context, sets [][]Observation)
 		ref := os[0].EvidenceRef
 		known := seen[ref]
 		if known == nil {
-			if known, err = primitivesOf(ctx, tx, s.q("SELECT primitive FROM observations WHERE evidence_ref = ?"), ref); err != nil {
+			if known, err = primitivesOf(ctx, tx.Tx, s.q("SELECT primitive FROM observations WHERE evidence_ref = ?"), ref); err != nil {
 				return nil, err
 			}
 			seen[ref] = known
@@ -86,7 +86,7 @@ func (s *Store) UpsertObservationSets(ctx context.Context, sets [][]Observation)
 	}
 	// Multi-row statements: a batch of sessions' observations costs a few
 	// statements and one commit, not one of each per observation.
-	if _, err := s.writeRows(ctx, tx, `INSERT INTO observations (id, identity_ref, primitive, value, confidence,
+	if _, err := s.writeRows(ctx, tx.Tx, `INSERT INTO observations (id, identity_ref, primitive, value, confidence,
 		window_start_ts, window_end_ts, source, evidence_ref, envelope_v, ts, attacker_uuid)`,
 		`ON CONFLICT (evidence_ref, primitive) DO UPDATE SET identity_ref = excluded.identity_ref,
 			value = excluded.value, confidence = excluded.confidence, window_start_ts = excluded.window_start_ts,

@@ -73,7 +73,7 @@ func (s *Store) AddFingerprints(ctx context.Context, fps []FingerprintSighting) 
 			fp.FirstSeen = time.Now()
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (s *Store) AddFingerprints(ctx context.Context, fps []FingerprintSighting) 
 	changed := false
 	for i, fp := range fps {
 		ts := fmtTime(fp.FirstSeen)
-		r, err := s.fpExec(ctx, tx, `INSERT INTO session_fingerprints (session_id, attacker_ip, fingerprint_type, value, ts)
+		r, err := s.fpExec(ctx, tx.Tx, `INSERT INTO session_fingerprints (session_id, attacker_ip, fingerprint_type, value, ts)
 			VALUES (?,?,?,?,?) ON CONFLICT (session_id, attacker_ip, fingerprint_type, value) DO NOTHING`,
 			fp.SessionID, fp.AttackerIP, fp.Type, fp.Value, ts)
 		if err != nil {
@@ -92,7 +92,7 @@ func (s *Store) AddFingerprints(ctx context.Context, fps []FingerprintSighting) 
 			continue // this session is recorded: a redelivery
 		}
 		changed = true
-		r, err = s.fpExec(ctx, tx, `INSERT INTO attacker_fingerprints (attacker_ip, fingerprint_type, value, session_id,
+		r, err = s.fpExec(ctx, tx.Tx, `INSERT INTO attacker_fingerprints (attacker_ip, fingerprint_type, value, session_id,
 			decky, service, first_seen, last_seen, session_count) VALUES (?,?,?,?,?,?,?,?,1)
 			ON CONFLICT (attacker_ip, fingerprint_type, value) DO NOTHING`,
 			fp.AttackerIP, fp.Type, fp.Value, fp.SessionID, fp.Decky, fp.Service, ts, ts)
@@ -101,7 +101,7 @@ func (s *Store) AddFingerprints(ctx context.Context, fps []FingerprintSighting) 
 		}
 		if n, _ := r.RowsAffected(); n > 0 {
 			sum := sha256.Sum256(fp.Bounty)
-			if _, err := s.fpExec(ctx, tx, `INSERT INTO bounty (ts, decky, service, attacker_ip, bounty_type, payload, payload_sha256)
+			if _, err := s.fpExec(ctx, tx.Tx, `INSERT INTO bounty (ts, decky, service, attacker_ip, bounty_type, payload, payload_sha256)
 				VALUES (?,?,?,?,?,?,?) ON CONFLICT (bounty_type, attacker_ip, payload_sha256) DO NOTHING`,
 				ts, fp.Decky, fp.Service, fp.AttackerIP, BountyFingerprint, string(fp.Bounty), hex.EncodeToString(sum[:])); err != nil {
 				return nil, fmt.Errorf("store: fingerprint bounty: %w", err)
@@ -110,7 +110,7 @@ func (s *Store) AddFingerprints(ctx context.Context, fps []FingerprintSighting) 
 			continue
 		}
 		// CASE rather than MAX/GREATEST: SQLite has neither under one name.
-		if _, err := s.fpExec(ctx, tx, `UPDATE attacker_fingerprints SET session_count = session_count + 1,
+		if _, err := s.fpExec(ctx, tx.Tx, `UPDATE attacker_fingerprints SET session_count = session_count + 1,
 			last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END
 			WHERE attacker_ip = ? AND fingerprint_type = ? AND value = ?`,
 			ts, ts, fp.AttackerIP, fp.Type, fp.Value); err != nil {

@@ -49,12 +49,12 @@ func (s *Store) SetAttackerProfiles(ctx context.Context, profiles map[string]Att
 	if len(profiles) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("store: set profiles: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := s.txStmt(ctx, tx, "UPDATE attackers SET profile = ?, threat_score = ? WHERE uuid = ?")
+	stmt, err := s.txStmt(ctx, tx.Tx, "UPDATE attackers SET profile = ?, threat_score = ? WHERE uuid = ?")
 	if err != nil {
 		return fmt.Errorf("store: set profiles: %w", err)
 	}

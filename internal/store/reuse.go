@@ -158,7 +158,7 @@ func (s *Store) RefreshCredentialReuse(ctx context.Context, since time.Time) (ch
 	if err != nil {
 		return nil, fmt.Errorf("store: reuse candidates: %w", err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (s *Store) RefreshCredentialReuse(ctx context.Context, since time.Time) (ch
 		if g.TargetCount < 2 {
 			continue // several attackers, one target: not reuse
 		}
-		w, err := s.writeReuse(ctx, tx, g)
+		w, err := s.writeReuse(ctx, tx.Tx, g)
 		if err != nil {
 			return nil, err
 		}
@@ -238,12 +238,12 @@ func (s *Store) RefreshCredentialReuseOf(ctx context.Context, e event.Event) (Re
 	if g == nil || g.TargetCount < 2 {
 		return u, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return u, err
 	}
 	defer tx.Rollback()
-	w, err := s.writeReuse(ctx, tx, g)
+	w, err := s.writeReuse(ctx, tx.Tx, g)
 	if err != nil {
 		return u, err
 	}

@@ -3,21 +3,27 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 )
 
 // dbStmt returns query prepared on the database, from the statement cache
-// txStmt also uses. For small queries run on every API request (the token
+// of readers. For small queries run on every API request (the token
 // revocation check), parsing the SQL costs more than running it.
 func (s *Store) dbStmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	query = s.q(query)
-	if st, ok := s.stmts.Load(query); ok {
+	return cachedStmt(ctx, s.db, &s.stmts, s.q(query))
+}
+
+// cachedStmt returns query prepared on db from cache, preparing it the
+// first time.
+func cachedStmt(ctx context.Context, db *sql.DB, cache *sync.Map, query string) (*sql.Stmt, error) {
+	if st, ok := cache.Load(query); ok {
 		return st.(*sql.Stmt), nil
 	}
-	st, err := s.db.PrepareContext(ctx, query)
+	st, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+	if prev, loaded := cache.LoadOrStore(query, st); loaded {
 		st.Close()
 		st = prev.(*sql.Stmt)
 	}

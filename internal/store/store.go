@@ -41,9 +41,12 @@ var ErrConflict = errors.New("store: conflict")
 
 // Store is the database behind DECNET-Go.
 type Store struct {
-	db      *sql.DB
+	db      *sql.DB       // reads, and everything on MySQL and PostgreSQL
+	w       *sql.DB       // writes, see writer.go
+	turn    chan struct{} // the write turn on SQLite, see writer.go
+	wstmts  sync.Map      // query → *sql.Stmt prepared on w, see txStmt
 	dialect dialect
-	stmts   sync.Map   // query → *sql.Stmt, see txStmt
+	stmts   sync.Map   // query → *sql.Stmt prepared on db, see dbStmt
 	totals  totals     // cached unfiltered counts of events and attackers
 	uuids   uuidMemory // attacker uuid by address, see AttackerUUIDByIP
 
@@ -92,7 +95,17 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db, dialect: sqliteDialect}
+	// Writes take turns on their own small pool (writer.go says why).
+	// An in-memory database exists once per connection, so it keeps one.
+	w := db
+	if path != ":memory:" {
+		if w, err = sql.Open("sqlite", "file:"+path+q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		w.SetMaxOpenConns(2)
+	}
+	s := &Store{db: db, w: w, turn: make(chan struct{}, 1), dialect: sqliteDialect}
 	var locker lock.SessionLocker
 	if path != ":memory:" {
 		locker = &fileLocker{path: path + ".lock"}
@@ -142,7 +155,7 @@ func openServer(ctx context.Context, db *sql.DB, d dialect, locker lock.SessionL
 		db.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", d.name, err)
 	}
-	s := &Store{db: db, dialect: d}
+	s := &Store{db: db, w: db, dialect: d}
 	if err := s.migrate(ctx, locker); err != nil {
 		db.Close()
 		return nil, err
@@ -212,7 +225,12 @@ func (s *Store) Close() error {
 		<-s.checkpointDone
 		s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	}
-	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	closeStmt := func(_, st any) bool { st.(*sql.Stmt).Close(); return true }
+	s.stmts.Range(closeStmt)
+	s.wstmts.Range(closeStmt)
+	if s.w != s.db {
+		s.w.Close()
+	}
 	return s.db.Close()
 }
 

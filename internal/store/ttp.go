@@ -70,7 +70,7 @@ func (s *Store) InsertTag(ctx context.Context, t Tag) (bool, error) {
 	if err := t.normalise(); err != nil {
 		return false, err
 	}
-	r, err := s.db.ExecContext(ctx, s.q(`INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
+	r, err := s.execWrite(ctx, s.q(`INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
 		session_id, decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence,
 		attack_release, mitre_url, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (uuid) DO NOTHING`), t.args()...)
@@ -192,12 +192,12 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) ([]string, error) {
 	if len(rows) == 0 {
 		return fresh, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: begin tag batch: %w", err)
 	}
 	defer tx.Rollback()
-	_, err = s.writeRows(ctx, tx, `INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
+	_, err = s.writeRows(ctx, tx.Tx, `INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
 		session_id, decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence,
 		attack_release, mitre_url, created_at)`, "ON CONFLICT (uuid) DO NOTHING", rows)
 	if isForeignKey(err) {

@@ -48,7 +48,7 @@ func (s *Store) SetRuleState(ctx context.Context, st RuleState) error {
 	if st.ExpiresAt != nil {
 		exp = fmtTime(*st.ExpiresAt)
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO ttp_rule_state (rule_id, state, confidence_max, expires_at, reason, set_by, set_at)
+	_, err := s.execWrite(ctx, s.q(`INSERT INTO ttp_rule_state (rule_id, state, confidence_max, expires_at, reason, set_by, set_at)
 		VALUES (?,?,?,?,?,?,?)
 		ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state, confidence_max = excluded.confidence_max,
 		expires_at = excluded.expires_at, reason = excluded.reason, set_by = excluded.set_by, set_at = excluded.set_at`),
@@ -62,7 +62,7 @@ func (s *Store) SetRuleState(ctx context.Context, st RuleState) error {
 // ClearRuleState reverts a rule to its default (enabled). Clearing a rule
 // with no state is not an error.
 func (s *Store) ClearRuleState(ctx context.Context, ruleID string) error {
-	if _, err := s.db.ExecContext(ctx, s.q("DELETE FROM ttp_rule_state WHERE rule_id = ?"), ruleID); err != nil {
+	if _, err := s.execWrite(ctx, s.q("DELETE FROM ttp_rule_state WHERE rule_id = ?"), ruleID); err != nil {
 		return fmt.Errorf("store: clear rule state %s: %w", ruleID, err)
 	}
 	return nil
@@ -189,7 +189,7 @@ type RuleDef struct {
 // loaded rather than deleted, since stored tags still name them. It runs
 // in one transaction, so readers see one set or the other.
 func (s *Store) SyncRules(ctx context.Context, defs []RuleDef, by string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("store: sync ttp rules: %w", err)
 	}

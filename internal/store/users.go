@@ -46,7 +46,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now()
 	}
-	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO users ("+userCols+") VALUES (?,?,?,?,?,?,?)"),
+	_, err := s.execWrite(ctx, s.q("INSERT INTO users ("+userCols+") VALUES (?,?,?,?,?,?,?)"),
 		u.UUID, u.Username, u.PasswordHash, u.Role, boolInt(u.MustChangePassword), u.TokensValidFrom, fmtTime(u.CreatedAt))
 	if isConflict(err) {
 		return fmt.Errorf("%w: user %q exists", ErrConflict, u.Username)
@@ -57,7 +57,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 // SetPassword stores a new password hash, sets the must-change flag and voids
 // every token issued before validFrom (unix seconds).
 func (s *Store) SetPassword(ctx context.Context, userUUID, hash string, mustChange bool, validFrom int64) error {
-	r, err := s.db.ExecContext(ctx, s.q("UPDATE users SET password_hash = ?, must_change_password = ?, tokens_valid_from = ? WHERE uuid = ?"),
+	r, err := s.execWrite(ctx, s.q("UPDATE users SET password_hash = ?, must_change_password = ?, tokens_valid_from = ? WHERE uuid = ?"),
 		hash, boolInt(mustChange), validFrom, userUUID)
 	if err != nil {
 		return err
@@ -78,10 +78,10 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // RevokeToken denylists a token id until it would have expired anyway, and
 // forgets tokens whose expiry has passed.
 func (s *Store) RevokeToken(ctx context.Context, jti, userUUID string, expires time.Time) error {
-	if _, err := s.db.ExecContext(ctx, s.q("DELETE FROM revoked_tokens WHERE expires_at < ?"), time.Now().Unix()); err != nil {
+	if _, err := s.execWrite(ctx, s.q("DELETE FROM revoked_tokens WHERE expires_at < ?"), time.Now().Unix()); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO revoked_tokens (jti, user_uuid, expires_at) VALUES (?,?,?) ON CONFLICT (jti) DO NOTHING"),
+	_, err := s.execWrite(ctx, s.q("INSERT INTO revoked_tokens (jti, user_uuid, expires_at) VALUES (?,?,?) ON CONFLICT (jti) DO NOTHING"),
 		jti, userUUID, expires.Unix())
 	return err
 }

@@ -71,7 +71,7 @@ func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 // removesAdmin says the change takes the admin role away, an admin target
 // that is the only admin fails with ErrLastAdmin and nothing changes.
 func (s *Store) guardAdmins(ctx context.Context, id string, change func(execer) (int64, error), removesAdmin bool) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w Webhook) (Webhook, error) {
 	}
 	topics, _ := json.Marshal(w.TopicPatterns)
 	now := fmtTime(time.Now())
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO webhook_subscriptions (uuid, name, url, secret, topic_patterns,
+	_, err := s.execWrite(ctx, s.q(`INSERT INTO webhook_subscriptions (uuid, name, url, secret, topic_patterns,
 		enabled, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)`),
 		w.UUID, w.Name, w.URL, w.Secret, string(topics), boolInt(w.Enabled), now, now)
 	if isConflict(err) {
@@ -149,7 +149,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, id string, p WebhookPatch) er
 			sets = append(sets, "consecutive_failures = 0", "auto_disabled_at = NULL", "last_error = ''")
 		}
 	}
-	r, err := s.db.ExecContext(ctx, s.q("UPDATE webhook_subscriptions SET "+strings.Join(sets, ", ")+" WHERE uuid = ?"), append(args, id)...)
+	r, err := s.execWrite(ctx, s.q("UPDATE webhook_subscriptions SET "+strings.Join(sets, ", ")+" WHERE uuid = ?"), append(args, id)...)
 	if isConflict(err) {
 		return fmt.Errorf("%w: webhook name %q exists", ErrConflict, *p.Name)
 	}
@@ -164,7 +164,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, id string, p WebhookPatch) er
 
 // DeleteWebhook removes a subscription; ErrNotFound for an unknown id.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
-	r, err := s.db.ExecContext(ctx, s.q("DELETE FROM webhook_subscriptions WHERE uuid = ?"), id)
+	r, err := s.execWrite(ctx, s.q("DELETE FROM webhook_subscriptions WHERE uuid = ?"), id)
 	if err != nil {
 		return fmt.Errorf("store: delete webhook %s: %w", id, err)
 	}
@@ -176,7 +176,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 
 // RecordWebhookSuccess notes a delivery: failures reset to zero.
 func (s *Store) RecordWebhookSuccess(ctx context.Context, id string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE webhook_subscriptions SET consecutive_failures = 0, last_success_at = ?
+	_, err := s.execWrite(ctx, s.q(`UPDATE webhook_subscriptions SET consecutive_failures = 0, last_success_at = ?
 		WHERE uuid = ?`), fmtTime(at), id)
 	return err
 }
@@ -185,7 +185,7 @@ func (s *Store) RecordWebhookSuccess(ctx context.Context, id string, at time.Tim
 // consecutive failures so far. The error text is kept to 512 characters.
 func (s *Store) RecordWebhookFailure(ctx context.Context, id, errText string, at time.Time) (int, error) {
 	errText = cleanText(errText, maxWebhookError)
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -207,6 +207,6 @@ func (s *Store) RecordWebhookFailure(ctx context.Context, id, errText string, at
 
 // TripWebhookCircuit disables a subscription after too many failures.
 func (s *Store) TripWebhookCircuit(ctx context.Context, id string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q("UPDATE webhook_subscriptions SET enabled = 0, auto_disabled_at = ? WHERE uuid = ?"), fmtTime(at), id)
+	_, err := s.execWrite(ctx, s.q("UPDATE webhook_subscriptions SET enabled = 0, auto_disabled_at = ? WHERE uuid = ?"), fmtTime(at), id)
 	return err
 }

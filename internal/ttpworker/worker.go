@@ -176,7 +176,7 @@ func (w *Worker) Handle(ctx context.Context, d bus.Delivery) { w.HandleBatch(ctx
 // delivery whose attacker is not stored yet is asked for again alone.
 func (w *Worker) HandleBatch(ctx context.Context, ds []bus.Delivery) {
 	w.init()
-	var items []item
+	items := make([]item, 0, bus.EventCount(ds))
 	live := make([]bool, len(ds))
 	for i, d := range ds {
 		if d.Err != nil {
@@ -282,8 +282,8 @@ type group struct {
 func (w *Worker) commit(ctx context.Context, items []item, owners int) (missing []bool, err error) {
 	missing = make([]bool, owners)
 	attackers := map[string]string{} // ip → attacker uuid ("" = none)
-	var groups []group
-	var rows []store.Tag
+	groups := make([]group, 0, len(items))
+	rows := make([]store.Tag, 0, len(items))
 	for _, it := range items {
 		var tags []ttp.Tag
 		if it.derived {
