@@ -64,6 +64,15 @@ func (b *Bus) Consumer(ctx context.Context, o ConsumerOptions) (*Consumer, error
 	return &Consumer{it: it}, nil
 }
 
+// pullMaxBytes bounds what one consumer asks the server for at once. The
+// server closes a connection whose unsent data passes its max_pending (64
+// MiB by default), and every consumer of a process shares one connection:
+// with a backlog on the bus (a restart after an outage), consumers asking
+// for 4,096 batched messages each (up to 100 MiB) got the connection cut,
+// lost the replies of JetStream API calls in flight, and waited out AckWait
+// for the messages dropped with it. A few MiB is still thousands of events.
+const pullMaxBytes = 4 << 20
+
 // messages creates or updates a durable consumer of stream and opens its
 // message iterator.
 func (b *Bus) messages(ctx context.Context, stream string, o ConsumerOptions) (jetstream.MessagesContext, error) {
@@ -88,7 +97,7 @@ func (b *Bus) messages(ctx context.Context, stream string, o ConsumerOptions) (j
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", o.Durable, err)
 	}
-	it, err := c.Messages(jetstream.PullMaxMessages(min(o.MaxPending, 4096)))
+	it, err := c.Messages(jetstream.PullMaxBytes(pullMaxBytes))
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", o.Durable, err)
 	}
