@@ -100,8 +100,13 @@ func TestCompareNginx(t *testing.T) {
 	r := newRig()
 	ours := httptest.NewServer(r.l.Handler())
 	t.Cleanup(ours.Close)
-	client := &http.Client{Timeout: 5 * time.Second}
 	show := func(base, method, path string) string {
+		// A connection per request: nginx may close a kept-alive one just
+		// as the next request goes out on it, and the client does not
+		// retry a PUT or POST (an EOF once in CI).
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Timeout: 5 * time.Second, Transport: tr}
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(""))
 		resp, err := client.Do(req)
 		if err != nil {
