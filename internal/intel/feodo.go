@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -94,25 +93,8 @@ func (f *Feodo) Lookup(ctx context.Context, ip netip.Addr) (Verdict, error) {
 }
 
 func (f *Feodo) download(ctx context.Context) (map[netip.Addr]feodoRecord, int, error) {
-	req, err := http.NewRequest(http.MethodGet, f.ep.base, nil)
-	if err != nil {
-		return nil, 0, fmt.Errorf("feodo: %w", err)
-	}
-	if f.ep.key != "" {
-		req.Header.Set("Auth-Key", f.ep.key)
-	}
-	status, body, err := f.ep.do(ctx, req)
-	if err != nil {
-		return nil, 0, err
-	}
-	if status != http.StatusOK {
-		return nil, 0, f.ep.statusErr(status)
-	}
-	idx, err := parseFeodo(body)
-	if err != nil {
-		return nil, 0, fmt.Errorf("feodo: %w", err)
-	}
-	return idx, len(idx), nil
+	idx, err := fetchFeed(ctx, f.ep, parseFeodo)
+	return idx, len(idx), err
 }
 
 // flexString decodes a JSON string, number, bool or null as text, so one

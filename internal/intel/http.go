@@ -154,6 +154,31 @@ func (e *endpoint) stream(ctx context.Context, req *http.Request) (*http.Respons
 	return resp, nil
 }
 
+// fetchFeed downloads a bulk feed (a GET of the endpoint's base URL, with
+// its Auth-Key when it has one) and parses it.
+func fetchFeed[T any](ctx context.Context, e *endpoint, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	req, err := http.NewRequest(http.MethodGet, e.base, nil)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", e.name, err)
+	}
+	if e.key != "" {
+		req.Header.Set("Auth-Key", e.key)
+	}
+	status, body, err := e.do(ctx, req)
+	if err != nil {
+		return zero, err
+	}
+	if status != http.StatusOK {
+		return zero, e.statusErr(status)
+	}
+	v, err := parse(body)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", e.name, err)
+	}
+	return v, nil
+}
+
 func (e *endpoint) statusErr(status int) error {
 	se := &StatusError{Provider: e.name, Status: status}
 	if status == http.StatusTooManyRequests {

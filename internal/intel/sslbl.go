@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -189,25 +188,8 @@ func (s *SSLBL) LookupFingerprint(kind, value string) (string, bool) {
 }
 
 func (s *SSLBL) download(ctx context.Context) (map[string]string, int, error) {
-	req, err := http.NewRequest(http.MethodGet, s.ep.base, nil)
-	if err != nil {
-		return nil, 0, fmt.Errorf("sslbl: %w", err)
-	}
-	if s.ep.key != "" {
-		req.Header.Set("Auth-Key", s.ep.key)
-	}
-	status, body, err := s.ep.do(ctx, req)
-	if err != nil {
-		return nil, 0, err
-	}
-	if status != http.StatusOK {
-		return nil, 0, s.ep.statusErr(status)
-	}
-	idx, err := parseSSLBL(body)
-	if err != nil {
-		return nil, 0, fmt.Errorf("sslbl: %w", err)
-	}
-	return idx, len(idx), nil
+	idx, err := fetchFeed(ctx, s.ep, parseSSLBL)
+	return idx, len(idx), err
 }
 
 // maxSSLBLEntries bounds the index; the real list holds a few hundred.
