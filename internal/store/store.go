@@ -111,7 +111,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		locker = &fileLocker{path: path + ".lock"}
 	}
 	if err := s.migrate(ctx, locker); err != nil {
-		db.Close()
+		s.Close() // both pools
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(context.Background())
