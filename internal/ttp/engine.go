@@ -87,9 +87,11 @@ type Engine struct {
 }
 
 type compiled struct {
-	set      *RuleSet
-	byKind   map[string][]*Rule // single-event rules
-	windowed map[string][]*Rule // rules for a Tracker
+	set        *RuleSet
+	byKind     map[string][]*Rule  // single-event rules
+	windowed   map[string][]*Rule  // rules for a Tracker
+	memoFields map[string][]string // per kind, the fields its regex rules read
+	memo       regexMemo           // regex outcomes of recent texts, for this set only
 }
 
 // New returns an engine over set.
@@ -120,6 +122,7 @@ func (e *Engine) Reload(set *RuleSet) {
 			}
 		}
 	}
+	c.memoFields = memoFields(c.byKind)
 	e.rules.Store(c)
 }
 
@@ -163,27 +166,58 @@ func (e *Engine) active(ruleID string) (ceiling float64, ok bool) {
 
 // Tag returns the tags of the single-event rules that match ev. Tags below
 // ConfidenceFloor are dropped. The same event always yields the same tag ids.
+// What the regex rules make of a short text is remembered until the next
+// Reload, since bots send the same commands again and again.
 func (e *Engine) Tag(ev event.Event) []Tag {
 	v := view{ev: &ev, kind: SourceKind(&ev)}
 	if v.kind == "" {
 		return nil
 	}
 	c := e.rules.Load()
+	// A text the regex rules have read before is answered from the memo.
+	var buf [maxMemoKey]byte
+	key, memoOK := c.memoKey(&v, buf[:0])
+	var known []memoHit // regex rules that fired on this text, in rule order
+	recalled := false
+	if memoOK {
+		known, recalled = c.memo.get(key)
+	}
+	var fresh []memoHit // what to remember when the text is new
 	var tags []Tag
 	var low lowCache // field → lower-cased text, built lazily
-	for _, r := range c.byKind[v.kind] {
-		if !r.appliesToEvent(&ev) {
-			continue
-		}
+	for i, r := range c.byKind[v.kind] {
 		var hits []hit
-		if r.lifter != nil {
+		switch {
+		case r.lifter != nil:
+			if !r.appliesToEvent(&ev) {
+				continue
+			}
 			hits = r.lifter.eval(e, r, &v)
-		} else if h, ok := r.matchRegex(&v, &low); ok {
+		case recalled: // the key holds service and type, so appliesToEvent is in the answer
+			if len(known) == 0 || known[0].rule != i {
+				continue
+			}
+			hits = []hit{known[0].h}
+			known = known[1:]
+		default:
+			if !r.appliesToEvent(&ev) {
+				continue
+			}
+			h, ok := r.matchRegex(&v, &low)
+			if !ok {
+				continue
+			}
 			hits = []hit{h}
+			if memoOK {
+				fresh = append(fresh, memoHit{rule: i, h: h})
+			}
 		}
 		for _, h := range hits {
 			tags = e.emit(tags, r, &v, h)
 		}
+	}
+	if memoOK && !recalled {
+		c.memo.put(key, fresh)
 	}
 	return tags
 }

@@ -1,6 +1,8 @@
 package ttp
 
 import (
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -45,6 +47,11 @@ func FuzzTagCommand(f *testing.F) {
 		if len(tags) > 0 && tags[0].SourceKind != KindCommand {
 			t.Fatalf("kind %s", tags[0].SourceKind)
 		}
+		// A remembered answer is the answer: tagging again (from the memo)
+		// gives what an engine that never saw the text gives.
+		if again, fresh := e.Tag(x), New(set, e.opts).Tag(x); !reflect.DeepEqual(tags, fresh) || !reflect.DeepEqual(again, fresh) {
+			t.Fatalf("%q: memoised tags %+v then %+v, fresh %+v", text, tags, again, fresh)
+		}
 		// The prefilter must never hide a match.
 		low := newLowered(capText(text))
 		for _, r := range set.rules {
@@ -76,4 +83,41 @@ func BenchmarkTagCommands(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+}
+
+// BenchmarkTagShortCommands is the bot case the memo is for: the short
+// commands of the corpus, over and over, from several goroutines.
+func BenchmarkTagShortCommands(b *testing.B) {
+	e := newTestEngine(b)
+	var evs []event.Event
+	for _, c := range corpus {
+		if len(c) <= maxMemoText {
+			evs = append(evs, cmd(c))
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			e.Tag(evs[i%len(evs)])
+			i++
+		}
+	})
+}
+
+// BenchmarkTagUniqueCommands is the memo's worst case: no text repeats, so
+// every event misses and is remembered, and the memo keeps filling up.
+func BenchmarkTagUniqueCommands(b *testing.B) {
+	e := newTestEngine(b)
+	evs := make([]event.Event, 1<<14)
+	for i := range evs {
+		evs[i] = cmd(corpus[i%len(corpus)] + " #" + strconv.Itoa(i))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.Tag(evs[i%len(evs)])
+		i++
+	}
 }
