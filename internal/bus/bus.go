@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -63,6 +64,12 @@ type Bus struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	log *slog.Logger
+	// shared lets the process's consumers of the event stream decode each
+	// message once.
+	shared sharedDecodes
+	// gates are the consumers others wait for (ConsumerOptions.After).
+	gatesMu sync.Mutex
+	gates   map[string]*gate
 }
 
 // Open starts (or connects to) NATS and makes sure the event stream exists.

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -14,17 +15,23 @@ import (
 // per-message acknowledgement. (Cumulative AckAll acks were tried and lost
 // events when a process was killed under load: see docs/decisions.md.)
 type Consumer struct {
-	it jetstream.MessagesContext
+	it      jetstream.MessagesContext
+	shared  *sharedDecodes
+	after   *gate // nil: deliveries go out as they come
+	ackWait time.Duration
 }
 
 // Delivery is one message handed to a consumer: one or more events of one
 // subject. It must be acknowledged once its effect is durable, or it is
 // redelivered.
 type Delivery struct {
+	// Events may be shared with the process's other consumers of the
+	// same message (see sharedDecodes): read them, never change them.
 	Events []event.Event
 	// Err is set when the message could not be decoded; Events is then empty.
 	Err error
 	msg jetstream.Msg
+	seq uint64 // stream sequence; 0 when unknown
 }
 
 // Ack confirms the delivery: the bus will not send it again.
@@ -53,6 +60,10 @@ type ConsumerOptions struct {
 	// were in flight when a process was killed wait after its restart.
 	// Default 10 s.
 	AckWait time.Duration
+	// After, when set, names another durable consumer of the event stream
+	// (the ingest worker's): deliveries are handed out only once it has
+	// acknowledged them (see gate).
+	After string
 }
 
 // Consumer opens (creating if needed) a durable consumer.
@@ -61,7 +72,11 @@ func (b *Bus) Consumer(ctx context.Context, o ConsumerOptions) (*Consumer, error
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{it: it}, nil
+	c := &Consumer{it: it, shared: &b.shared, ackWait: cmp.Or(o.AckWait, defaultAckWait)}
+	if o.After != "" {
+		c.after = b.gate(o.After)
+	}
+	return c, nil
 }
 
 // pullMaxBytes bounds what one consumer asks the server for at once. The
@@ -77,7 +92,7 @@ const pullMaxBytes = 4 << 20
 // message iterator.
 func (b *Bus) messages(ctx context.Context, stream string, o ConsumerOptions) (jetstream.MessagesContext, error) {
 	if o.AckWait <= 0 {
-		o.AckWait = 10 * time.Second
+		o.AckWait = defaultAckWait
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = 20000
@@ -104,11 +119,32 @@ func (b *Bus) messages(ctx context.Context, stream string, o ConsumerOptions) (j
 	return it, nil
 }
 
+const defaultAckWait = 10 * time.Second
+
 // Next waits until at least one message is available (or ctx ends), then
 // returns up to max messages that are already at hand, waiting at most
-// linger for more to fill the batch.
+// linger for more to fill the batch. A consumer with After set then holds
+// them until that consumer has acknowledged them all.
 func (c *Consumer) Next(ctx context.Context, max int, linger time.Duration) ([]Delivery, error) {
-	return fetch(ctx, c.it, max, linger, decode)
+	ds, err := fetch(ctx, c.it, max, linger, c.shared.decode)
+	if err != nil || c.after == nil {
+		return ds, err
+	}
+	var last uint64
+	for _, d := range ds {
+		if d.seq > last {
+			last = d.seq
+		}
+	}
+	keepAlive := func() {
+		for _, d := range ds {
+			d.InProgress()
+		}
+	}
+	if err := c.after.wait(ctx, last, keepAlive, c.ackWait/3); err != nil {
+		return nil, err // shutting down: the deliveries come back on the next start
+	}
+	return ds, nil
 }
 
 // fetch is the batching of both consumers: the first message waits on
@@ -142,9 +178,13 @@ func decode(m jetstream.Msg) Delivery {
 	d := Delivery{msg: m}
 	var err error
 	if d.Events, err = decodeEvents(m.Data()); err != nil {
-		d.Err = fmt.Errorf("bus: undecodable message on %s: %w", m.Subject(), err)
+		d.Err = undecodable(m, err)
 	}
 	return d
+}
+
+func undecodable(m jetstream.Msg, err error) error {
+	return fmt.Errorf("bus: undecodable message on %s: %w", m.Subject(), err)
 }
 
 // EventCount is how many events the deliveries carry: a consumer sizes a
