@@ -106,7 +106,12 @@ type Config struct {
 	// Publish sends a derived notification; nil publishes JSON on the
 	// bus's core NATS connection.
 	Publish func(subject string, payload any)
-	Log     *slog.Logger
+	// After names the ingest worker's durable consumer: the stages take
+	// an event only once it has stored it (bus.ConsumerOptions.After).
+	// Empty: they take events as they come and retry those whose attacker
+	// row is not there yet.
+	After string
+	Log   *slog.Logger
 }
 
 // Pipeline is the running set of stages.
@@ -178,7 +183,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	for _, s := range stages {
 		c, err := cfg.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: s.durable, Filter: s.filter,
-			MaxPending: maxInFlight, AckWait: time.Minute})
+			MaxPending: maxInFlight, AckWait: time.Minute, After: cfg.After})
 		if err != nil {
 			p.Stop()
 			return nil, err

@@ -40,7 +40,7 @@ func (n *Node) startIntel(ctx context.Context, cfg Config) error {
 		return err
 	}
 	pc := intelpipe.Config{Bus: n.Bus, Store: n.Store, DataDir: cfg.DataDir, Enricher: enricher,
-		Log: cfg.Log.With("component", "intelpipe")}
+		After: ingestDurable, Log: cfg.Log.With("component", "intelpipe")}
 	if cfg.ProbeAllow != "" {
 		allow, err := prober.ParseAllowList(cfg.ProbeAllow)
 		if err != nil {

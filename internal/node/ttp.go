@@ -58,7 +58,8 @@ func (n *Node) startTTP(ctx context.Context, cfg Config) error {
 	n.ttp = t
 	t.engine = ttp.New(set, ttp.Options{States: t.states, Fingerprints: prints, Hashes: &n.hashIntel,
 		Logger: cfg.Log.With("worker", "ttp")})
-	if t.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ttpworker.Durable, Filter: event.SubjectAll}); err != nil {
+	if t.consumer, err = n.Bus.Consumer(ctx, bus.ConsumerOptions{Durable: ttpworker.Durable, Filter: event.SubjectAll,
+		After: ingestDurable}); err != nil {
 		return err
 	}
 	if t.derived, err = n.Bus.DerivedConsumer(ctx, bus.ConsumerOptions{Durable: ttpworker.DurableDerived, Filters: ttpworker.DerivedTopics}); err != nil {
