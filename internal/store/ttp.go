@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,10 +127,14 @@ func (t *Tag) args() []any {
 // it added, in the order of tags. It checks every tag as InsertTag does
 // (any invalid tag fails the whole call, nothing stored); tags under
 // TagConfidenceFloor are skipped. It is the batch path of the TTP worker:
-// one lookup of the existing ids and multi-row insert-or-ignore statements
-// per call, instead of one statement per tag. The lookup is what tells new
-// rows from old ones without RETURNING; the worker is the only writer of
-// ttp_tag, so nothing lands between the two.
+// multi-row insert-or-ignore statements per call, instead of one statement
+// per tag.
+//
+// Usually every tag is new, and the statements' row counts say so without
+// reading anything. When they fall short (a redelivery: some tags are
+// stored already) the transaction is rolled back and the batch done again
+// after a lookup of the stored ids, which tells new rows from old ones
+// without RETURNING.
 //
 // A tag whose anchor row does not exist fails the call with ErrNotFound;
 // callers fall back to InsertTag to isolate it.
@@ -154,12 +159,63 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) ([]string, error) {
 	if len(keep) == 0 {
 		return nil, nil
 	}
-	// The lookup runs before the transaction: on SQLite a transaction
-	// holds the one write lock, which the ingest worker waits for, and
-	// the worker is the only writer of ttp_tag (see above).
+	done, err := s.writeTags(ctx, keep, true)
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		return tagIDs(keep), nil
+	}
+	stored, err := s.storedTags(ctx, keep)
+	if err != nil {
+		return nil, err
+	}
+	fresh := slices.DeleteFunc(keep, func(t Tag) bool { return stored[t.UUID] })
+	if len(fresh) == 0 {
+		return nil, nil
+	}
+	if _, err := s.writeTags(ctx, fresh, false); err != nil {
+		return nil, err
+	}
+	return tagIDs(fresh), nil
+}
+
+// writeTags inserts tags, skipping stored ids, in one transaction. With
+// allNew it commits only when every tag was added, and reports whether it
+// did; otherwise it commits whatever was added.
+func (s *Store) writeTags(ctx context.Context, tags []Tag, allNew bool) (committed bool, err error) {
+	rows := make([][]any, len(tags))
+	for i := range tags {
+		rows[i] = tags[i].args()
+	}
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store: begin tag batch: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := s.writeRows(ctx, tx.Tx, `INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
+		session_id, decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence,
+		attack_release, mitre_url, created_at)`, "ON CONFLICT (uuid) DO NOTHING", rows)
+	if isForeignKey(err) {
+		return false, fmt.Errorf("%w: ttp tag anchor does not exist", ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: insert %d ttp tags: %w", len(rows), err)
+	}
+	if allNew && int(n) != len(tags) {
+		return false, nil
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("store: commit tag batch: %w", err)
+	}
+	return true, nil
+}
+
+// storedTags is the set of the tags' ids already stored.
+func (s *Store) storedTags(ctx context.Context, tags []Tag) (map[string]bool, error) {
 	stored := map[string]bool{}
-	for start := 0; start < len(keep); start += 500 {
-		part := keep[start:min(start+500, len(keep))]
+	for start := 0; start < len(tags); start += 500 {
+		part := tags[start:min(start+500, len(tags))]
 		args := make([]any, len(part))
 		for i := range part {
 			args[i] = part[i].UUID
@@ -181,35 +237,15 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) ([]string, error) {
 			return nil, err
 		}
 	}
-	fresh := make([]string, 0, len(keep))
-	rows := make([][]any, 0, len(keep))
-	for i := range keep {
-		if !stored[keep[i].UUID] {
-			fresh = append(fresh, keep[i].UUID)
-			rows = append(rows, keep[i].args())
-		}
+	return stored, nil
+}
+
+func tagIDs(tags []Tag) []string {
+	ids := make([]string, len(tags))
+	for i := range tags {
+		ids[i] = tags[i].UUID
 	}
-	if len(rows) == 0 {
-		return fresh, nil
-	}
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("store: begin tag batch: %w", err)
-	}
-	defer tx.Rollback()
-	_, err = s.writeRows(ctx, tx.Tx, `INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid,
-		session_id, decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence,
-		attack_release, mitre_url, created_at)`, "ON CONFLICT (uuid) DO NOTHING", rows)
-	if isForeignKey(err) {
-		return nil, fmt.Errorf("%w: ttp tag anchor does not exist", ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: insert %d ttp tags: %w", len(rows), err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: commit tag batch: %w", err)
-	}
-	return fresh, nil
+	return ids
 }
 
 // Tag scopes of TagsByScopeAndTechnique.

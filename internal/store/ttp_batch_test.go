@@ -12,7 +12,8 @@ import (
 )
 
 // TestInsertTagsBatch: one call stores the new tags, reports exactly those
-// (an id already stored, or repeated in the batch, is not new), skips tags
+// (an id already stored, or repeated in the batch, is not new; a batch
+// of new tags reports them all), skips tags
 // under the confidence floor, and refuses a batch with an unanchored tag
 // without storing any of it.
 func TestInsertTagsBatch(t *testing.T) {
@@ -44,14 +45,19 @@ func TestInsertTagsBatch(t *testing.T) {
 		if again, err := st.InsertTags(ctx, batch); err != nil || len(again) != 0 {
 			t.Errorf("same batch again: %v %v", again, err)
 		}
+		// All new: the row counts tell, no lookup.
+		xy := []string{TagID("command", "x", "R0024", 1, "T1136", "T1136.001"), TagID("command", "y", "R0024", 1, "T1136", "T1136.001")}
+		if fresh, err := st.InsertTags(ctx, []Tag{tag("x", 0.8), tag("y", 0.8)}); err != nil || !slices.Equal(fresh, xy) {
+			t.Errorf("all new: %v %v", fresh, err)
+		}
 		bad := tag("c", 0.8)
 		bad.AttackerUUID = ""
 		if _, err := st.InsertTags(ctx, []Tag{tag("d", 0.8), bad}); !errors.Is(err, ErrNoAnchor) {
 			t.Errorf("unanchored: %v", err)
 		}
-		all, _ := st.TagsInScope(ctx, ScopeAttacker, a.UUID, 0)
-		if len(all) != 3 {
-			t.Errorf("%d rows stored, want 3 (old, a, b)", len(all))
+		stored, _ := st.TagsInScope(ctx, ScopeAttacker, a.UUID, 0)
+		if len(stored) != 5 {
+			t.Errorf("%d rows stored, want 5 (old, a, b, x, y)", len(stored))
 		}
 	})
 }
