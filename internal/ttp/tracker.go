@@ -266,7 +266,7 @@ func (c *counter) get(key string, now time.Time) *entry {
 				c.evictOldest(c.maxKeys/16 + 1)
 			}
 		}
-		e = &entry{start: now, distinct: map[uint64]time.Time{}, perValue: map[uint64]int{}, users: map[string]bool{}}
+		e = &entry{start: now} // maps made on first use: most keys are one address's few events
 		c.keys[key] = e
 	}
 	if now.After(e.last) {
@@ -306,6 +306,9 @@ func (e *entry) addDistinct(h uint64, now time.Time, window time.Duration) int {
 			delete(e.perValue, k)
 		}
 	}
+	if e.distinct == nil {
+		e.distinct, e.perValue = map[uint64]time.Time{}, map[uint64]int{}
+	}
 	if _, ok := e.distinct[h]; ok || len(e.distinct) < maxDistinct {
 		e.distinct[h] = now
 		e.perValue[h]++
@@ -327,6 +330,9 @@ func (e *entry) addTime(now time.Time, window time.Duration, keep int) int {
 }
 
 func (e *entry) noteUser(u string) {
+	if e.users == nil {
+		e.users = map[string]bool{}
+	}
 	if len(e.users) < 10 {
 		e.users[u] = true
 	}
