@@ -73,6 +73,12 @@ func BenchmarkTagCommands(b *testing.B) {
 	for i, c := range corpus {
 		evs[i] = cmd(c)
 	}
+	tagInTurn(b, e, evs)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+}
+
+// tagInTurn tags evs round and round from several goroutines.
+func tagInTurn(b *testing.B, e *Engine, evs []event.Event) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -82,7 +88,6 @@ func BenchmarkTagCommands(b *testing.B) {
 			i++
 		}
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
 }
 
 // BenchmarkTagShortCommands is the bot case the memo is for: the short
@@ -95,15 +100,7 @@ func BenchmarkTagShortCommands(b *testing.B) {
 			evs = append(evs, cmd(c))
 		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			e.Tag(evs[i%len(evs)])
-			i++
-		}
-	})
+	tagInTurn(b, e, evs)
 }
 
 // BenchmarkTagUniqueCommands is the memo's worst case: no text repeats, so
