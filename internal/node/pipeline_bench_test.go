@@ -60,7 +60,7 @@ func benchBacklog(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer bs.Close()
+	b.Cleanup(bs.Close) // after the node's own cleanup: it stops first
 	cfg := node.Config{Fleet: []decky.Decky{}, Intel: &intel.Config{Enabled: false}, NATSURL: "nats://" + bs.ListenAddr(), DataDir: b.TempDir()}
 	testkit.StartConfig(b, cfg).Stop()
 	events := eventtest.AttackWave(b.N)
