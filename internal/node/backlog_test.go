@@ -4,14 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/decnet-go/decnet/internal/bus"
-	"github.com/decnet-go/decnet/internal/decky"
 	"github.com/decnet-go/decnet/internal/event/eventtest"
-	"github.com/decnet-go/decnet/internal/intel"
 	"github.com/decnet-go/decnet/internal/intelpipe"
-	"github.com/decnet-go/decnet/internal/node"
 	"github.com/decnet-go/decnet/internal/testkit"
 	"github.com/decnet-go/decnet/internal/ttpworker"
 )
@@ -23,24 +18,8 @@ import (
 // delivery count equals the messages it read. Every session is tagged.
 func TestBacklogDrainsOnce(t *testing.T) {
 	ctx := context.Background()
-	bs, err := bus.Open(ctx, bus.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(bs.Close) // after the node's own cleanup: it stops first
-	cfg := node.Config{Fleet: []decky.Decky{}, Intel: &intel.Config{Enabled: false}, NATSURL: "nats://" + bs.ListenAddr(), DataDir: t.TempDir()}
-	testkit.StartConfig(t, cfg).Stop()
 	const sessions = 3000
-	events := eventtest.AttackWave(sessions * 9)
-	em := bs.NewEmitter(len(events))
-	for _, e := range events {
-		em.Emit(e)
-	}
-	em.Close(ctx)
-	js, err := jetstream.New(bs.Conn())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, js := queuedWhileDown(t, eventtest.AttackWave(sessions*9))
 	s := testkit.StartConfig(t, cfg)
 	waitAllConsumed(t, js)
 	for _, name := range []string{ttpworker.Durable, intelpipe.DurableIntel} {

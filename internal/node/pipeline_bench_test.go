@@ -52,27 +52,8 @@ func benchBacklog(b *testing.B) {
 	old := debug.SetGCPercent(100)
 	node.TuneGC()
 	defer debug.SetGCPercent(old)
-	ctx := context.Background()
-	// The bus runs on its own, as an external NATS would, and takes the
-	// whole wave while the node is down: a first start made its database
-	// (and admin account) and its consumers, as before an outage.
-	bs, err := bus.Open(ctx, bus.Options{DataDir: b.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(bs.Close) // after the node's own cleanup: it stops first
-	cfg := node.Config{Fleet: []decky.Decky{}, Intel: &intel.Config{Enabled: false}, NATSURL: "nats://" + bs.ListenAddr(), DataDir: b.TempDir()}
-	testkit.StartConfig(b, cfg).Stop()
 	events := eventtest.AttackWave(b.N)
-	em := bs.NewEmitter(len(events))
-	for _, e := range events {
-		em.Emit(e)
-	}
-	em.Close(ctx)
-	js, err := jetstream.New(bs.Conn())
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, js := queuedWhileDown(b, events)
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	start := time.Now()
@@ -81,6 +62,32 @@ func benchBacklog(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(len(events))/time.Since(start).Seconds(), "events/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(len(events)), "cpu-µs/event")
+}
+
+// queuedWhileDown gives a node's configuration and the JetStream of its bus
+// once events are queued for it while it is down. The bus runs on its own,
+// as an external NATS would; a first start made the node's database (and
+// admin account) and its consumers, as before an outage.
+func queuedWhileDown(tb testing.TB, events []event.Event) (node.Config, jetstream.JetStream) {
+	tb.Helper()
+	ctx := context.Background()
+	bs, err := bus.Open(ctx, bus.Options{DataDir: tb.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(bs.Close) // after the node's own cleanup: it stops first
+	cfg := node.Config{Fleet: []decky.Decky{}, Intel: &intel.Config{Enabled: false}, NATSURL: "nats://" + bs.ListenAddr(), DataDir: tb.TempDir()}
+	testkit.StartConfig(tb, cfg).Stop()
+	em := bs.NewEmitter(len(events))
+	for _, e := range events {
+		em.Emit(e)
+	}
+	em.Close(ctx)
+	js, err := jetstream.New(bs.Conn())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg, js
 }
 
 func benchPipeline(b *testing.B, recorded bool) {
